@@ -1,0 +1,151 @@
+//! The command-line contract of the training binaries: exit codes, errors naming the field,
+//! `--json`, refusing to overwrite a run.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_train-mlp");
+const TOUR: &str = env!("CARGO_BIN_EXE_tour");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+const TINY: &str =
+    r#"{"data": {"points_per_class": 40, "test_points_per_class": 20}, "train": {"epochs": 2}}"#;
+
+#[test]
+fn bad_config_files_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = write(
+        dir.path(),
+        "u.json",
+        r#"{"train": {"epochs": 2, "bacth_size": 4}}"#,
+    );
+    let o = run(&["--config", &unknown]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("u.json") && e.contains("bacth_size"), "{e}");
+
+    let nested = write(dir.path(), "n.toml", "[model]\nhiden = 3\n");
+    let o = run(&["--config", &nested]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`model.hiden`"), "{}", stderr(&o));
+
+    let wrong = write(dir.path(), "w.toml", "[train.optimizer]\nlr = \"fast\"\n");
+    let o = run(&["--config", &wrong]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("w.toml") && e.contains("train.optimizer.lr") && e.contains("invalid type"),
+        "{e}"
+    );
+
+    let bad_value = write(dir.path(), "v.json", r#"{"train": {"epochs": 0}}"#);
+    let o = run(&["--config", &bad_value]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("train.epochs"), "{}", stderr(&o));
+
+    let o = run(&["--config", "/nonexistent/x.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/x.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let o = run(&["--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--device",
+        "--seed",
+        "--out",
+        "--config",
+        "--json",
+        "--epochs",
+        "--resume",
+        "--devices",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let o = run(&["--device", "cuda"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("--features cuda"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn json_output_resume_guard_and_data_parallel_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "tiny.json", TINY);
+    let out = dir.path().join("run");
+    let o = run(&[
+        "--config",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--quiet",
+        "--devices",
+        "cpu,cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["epochs"], 2);
+    assert!(last["valid_accuracy"].as_f64().unwrap() >= 0.0);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["family"], "mlp");
+    assert_eq!(manifest["config"]["data"]["points_per_class"], 40);
+
+    // A second fresh run into the same directory would mix runs: refused.
+    let o = run(&["--config", &cfg, "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    // Resuming may extend the run but not change its configuration.
+    let o = run(&["--resume", out.to_str().unwrap(), "--lr", "0.5"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&[
+        "--resume",
+        out.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--quiet",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(last["epochs"], 3);
+}
+
+#[test]
+fn tour_runs_the_loop_end_to_end() {
+    let o = Command::new(TOUR).args(["--quiet", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let rows: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let mlp = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["family"] == "mlp")
+        .unwrap();
+    assert!(mlp["value"].as_f64().unwrap() > 0.9, "{mlp}");
+    let o = Command::new(TOUR).args(["--only", "nope"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -1,0 +1,16 @@
+//! Weight files for burnzoo.
+//!
+//! * [`atomic`]: every file burnzoo writes goes through a temporary file, `fsync` and `rename`, so a
+//!   crash or a full disk never leaves a half-written file where a good one was.
+//! * [`checkpoint`]: the one checkpoint format (a directory per checkpoint, published atomically,
+//!   newest-complete discovery, keep-last-N).
+//! * [`bpk`]: Burnpack (`.bpk`) save/load of modules with errors that name the file.
+
+pub mod atomic;
+pub mod bpk;
+pub mod checkpoint;
+pub mod run;
+
+pub use atomic::write_atomic;
+pub use bpk::{load_module, module_bytes, save_module};
+pub use checkpoint::{CheckpointError, CheckpointStore};
