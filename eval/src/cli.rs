@@ -63,6 +63,32 @@ pub struct EvalArgs {
     pub batch_size: Option<usize>,
 }
 
+impl EvalArgs {
+    /// The setup and weights to evaluate: from `--checkpoint DIR` (its run.json and final or newest
+    /// weights), or from `--weights FILE` with `--config` (or the defaults).
+    pub fn setup<S: Serialize + DeserializeOwned + Default>(
+        &self,
+        family: &str,
+    ) -> anyhow::Result<(S, PathBuf)> {
+        match (&self.checkpoint, &self.weights) {
+            (Some(dir), _) => Ok((
+                zoo_weights::run::read_manifest(dir, family)?,
+                zoo_weights::run::weights_path(dir)?,
+            )),
+            (None, Some(w)) => {
+                let setup = match &self.common.config {
+                    Some(path) => load_config(path)?,
+                    None => S::default(),
+                };
+                Ok((setup, w.clone()))
+            }
+            (None, None) => {
+                anyhow::bail!("give --checkpoint DIR (the --out of a train-{family} run) or --weights FILE")
+            }
+        }
+    }
+}
+
 /// A configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

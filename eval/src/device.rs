@@ -73,6 +73,8 @@ impl DeviceSpec {
 
     /// Creates the device, or says which cargo feature is missing.
     pub fn device(&self, spec: &str) -> Result<Device, DeviceError> {
+        // Unused when every backend is compiled in.
+        #[cfg_attr(all(feature = "wgpu", feature = "cuda"), allow(unused_variables))]
         let missing = |feature| DeviceError::NotCompiled {
             spec: spec.to_string(),
             feature,

@@ -2,8 +2,12 @@
 //! ([`device::parse_device`]), the command-line contract shared by every `train-*` and `eval-*`
 //! binary ([`cli`]), and the `eval-*` binaries.
 
+pub mod bench;
 pub mod cli;
 pub mod device;
+pub mod ebv;
+pub mod evonorm;
+pub mod image_cls;
 pub mod metrics;
 pub mod mlp;
 

@@ -62,3 +62,55 @@ fn conv2d_matches() {
     let d = max_diff(on_cpu, on_gpu.to_device(&cpu));
     assert!(d < 1e-4, "conv2d differs by {d}");
 }
+
+#[test]
+fn evonorm_and_resnet_forward_match() {
+    use zoo_evonorm::{EvoNormConfig, EvoNormKind};
+    let cpu = Device::flex();
+    cpu.seed(4);
+    let x = Tensor::<4>::random([2, 16, 6, 6], Distribution::Normal(0.5, 2.0), &cpu);
+    let g = gpu();
+    for kind in EvoNormKind::ALL {
+        let layer = EvoNormConfig::new(kind, 16).with_groups(4).init(&cpu).unwrap();
+        // Evaluation mode (running variance for B variants).
+        let d = max_diff(
+            layer.forward(x.clone()),
+            layer
+                .clone()
+                .to_device(&g)
+                .forward(x.clone().to_device(&g))
+                .to_device(&cpu),
+        );
+        assert!(d < 1e-4, "EvoNorm-{} eval differs by {d}", kind.name());
+        // Training mode (batch statistics) on the autodiff devices.
+        let ad = cpu.clone().autodiff();
+        let gad = g.clone().autodiff();
+        let t = layer.clone().to_device(&ad).train();
+        let on_cpu = t.forward(x.clone().to_device(&ad)).without_autodiff();
+        let on_gpu = layer
+            .to_device(&gad)
+            .train()
+            .forward(x.clone().to_device(&gad))
+            .without_autodiff();
+        let d = max_diff(on_cpu, on_gpu.to_device(&cpu));
+        assert!(d < 1e-4, "EvoNorm-{} train differs by {d}", kind.name());
+    }
+    let cfg = zoo_resnet::ResNetConfig {
+        stem: zoo_resnet::Stem::Cifar,
+        base_width: 8,
+        classes: 10,
+        norm: zoo_resnet::NormConfig {
+            kind: zoo_resnet::NormKind::Evo(EvoNormKind::S0),
+            groups: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let net = cfg.init(&cpu).unwrap();
+    let img = Tensor::<4>::random([2, 3, 16, 16], Distribution::Normal(0.0, 1.0), &cpu);
+    let d = max_diff(
+        net.forward(img.clone()),
+        net.to_device(&g).forward(img.to_device(&g)).to_device(&cpu),
+    );
+    assert!(d < 1e-3, "ResNet-18 EvoNorm-S0 logits differ by {d}");
+}

@@ -68,6 +68,15 @@ pub trait RunConfig: Serialize + DeserializeOwned + Default + Clone {
 /// Resolves the run configuration (run.json of `--resume`, else `--config`, else defaults; then
 /// flags), seeds the devices, writes run.json, and returns the configuration and a trainer.
 pub fn prepare<C: RunConfig>(args: &TrainArgs) -> anyhow::Result<(C, Trainer)> {
+    prepare_with(args, |_| Ok(()))
+}
+
+/// [`prepare`] with a family's own flags: `family_flags` applies them to the configuration (on a
+/// run being resumed they may not change anything).
+pub fn prepare_with<C: RunConfig>(
+    args: &TrainArgs,
+    family_flags: impl FnOnce(&mut C) -> anyhow::Result<()>,
+) -> anyhow::Result<(C, Trainer)> {
     let (mut cfg, out): (C, Option<PathBuf>) = match &args.resume {
         Some(dir) => {
             for (given, flag) in [
@@ -83,11 +92,19 @@ pub fn prepare<C: RunConfig>(args: &TrainArgs) -> anyhow::Result<(C, Trainer)> {
                     );
                 }
             }
-            let cfg = read_manifest(dir, C::FAMILY)?;
+            let cfg: C = read_manifest(dir, C::FAMILY)?;
+            let mut flagged = cfg.clone();
+            family_flags(&mut flagged)?;
+            if serde_json::to_value(&flagged)? != serde_json::to_value(&cfg)? {
+                bail!(
+                    "model or data flags cannot change a run being resumed: the configuration is fixed by {}",
+                    dir.join(RUN_FILE).display()
+                );
+            }
             (cfg, Some(args.common.out.clone().unwrap_or_else(|| dir.clone())))
         }
         None => {
-            let cfg = match &args.common.config {
+            let cfg: C = match &args.common.config {
                 Some(path) => load_config(path)?,
                 None => C::default(),
             };
@@ -100,6 +117,8 @@ pub fn prepare<C: RunConfig>(args: &TrainArgs) -> anyhow::Result<(C, Trainer)> {
                     out.display()
                 );
             }
+            let mut cfg = cfg;
+            family_flags(&mut cfg)?;
             (cfg, args.common.out.clone())
         }
     };

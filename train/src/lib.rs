@@ -10,7 +10,9 @@
 
 pub mod average;
 pub mod cli;
+pub mod ebv;
 pub mod ema;
+pub mod evonorm;
 pub mod mlp;
 pub mod optim;
 pub mod params;

@@ -1,7 +1,9 @@
 //! The families the `tour` binary runs: each trains on its embedded default and evaluates the
 //! result. Families register here as they land.
 
-use crate::mlp::{MlpRun, train};
+use crate::ebv::EbvRun;
+use crate::evonorm::EvoNormRun;
+use crate::mlp::MlpRun;
 use crate::trainer::Trainer;
 use burn::tensor::Device;
 use std::path::PathBuf;
@@ -40,21 +42,26 @@ pub type TourFn = fn(&TourOptions) -> anyhow::Result<TourRow>;
 
 /// Every registered family, in tour order.
 pub fn families() -> Vec<(&'static str, TourFn)> {
-    vec![("mlp", mlp)]
+    vec![("mlp", mlp), ("evonorm", evonorm), ("ebv", ebv)]
+}
+
+fn trainer(opts: &TourOptions, family: &str, config: &crate::TrainConfig) -> Trainer {
+    let t = Trainer {
+        config: config.clone(),
+        devices: vec![opts.device.clone()],
+        out: opts.out.as_ref().map(|o| o.join(family)),
+        resume: false,
+        progress: opts.progress,
+    };
+    t.seed_devices();
+    t
 }
 
 fn mlp(opts: &TourOptions) -> anyhow::Result<TourRow> {
     let run = MlpRun::default();
-    let trainer = Trainer {
-        config: run.train.clone(),
-        devices: vec![opts.device.clone()],
-        out: opts.out.as_ref().map(|o| o.join("mlp")),
-        resume: false,
-        progress: opts.progress,
-    };
-    trainer.seed_devices();
+    let trainer = trainer(opts, "mlp", &run.train);
     let t0 = Instant::now();
-    let result = train(&run, &trainer)?;
+    let result = crate::mlp::train(&run, &trainer)?;
     let train_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let (_, test) = run.data.split();
@@ -67,4 +74,79 @@ fn mlp(opts: &TourOptions) -> anyhow::Result<TourRow> {
         train_seconds,
         eval_seconds: t1.elapsed().as_secs_f64(),
     })
+}
+
+/// The tour's image-classification budget: a 2,000/500-image Shapes-10 draw, 4 epochs of batch
+/// 64 (a few minutes on 2 cores).
+fn tour_images(data: &mut zoo_datasets::image::ImageData, train: &mut crate::TrainConfig) {
+    if let zoo_datasets::image::ImageSource::Shapes(s) = &mut data.source {
+        s.train = 2000;
+        s.test = 500;
+    }
+    train.epochs = 4;
+    train.batch_size = 64;
+    train.optimizer.lr = 0.05;
+}
+
+/// Trains with `fit` and returns the row for `model`'s test accuracy (scored by `score`).
+fn image_row<M>(
+    opts: &TourOptions,
+    family: &'static str,
+    task: String,
+    data: &zoo_datasets::image::ImageData,
+    fit: impl FnOnce() -> anyhow::Result<M>,
+    score: impl Fn(&M, burn::tensor::Tensor<4>) -> burn::tensor::Tensor<2>,
+) -> anyhow::Result<TourRow> {
+    let t0 = Instant::now();
+    let model = fit()?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let splits = data.open()?;
+    let m = zoo_eval::image_cls::evaluate_classifier(
+        |x| score(&model, x),
+        splits.test.as_ref(),
+        &data.normalize,
+        &opts.device,
+        128,
+        splits.classes.len(),
+    )?;
+    Ok(TourRow {
+        family,
+        task,
+        metric: "test accuracy".into(),
+        value: m.accuracy(),
+        train_seconds,
+        eval_seconds: t1.elapsed().as_secs_f64(),
+    })
+}
+
+/// Pre-activation ResNetV2-18 (width 16) with EvoNorm-S0 on the tour's Shapes-10 draw.
+fn evonorm(opts: &TourOptions) -> anyhow::Result<TourRow> {
+    let mut run = EvoNormRun::default();
+    tour_images(&mut run.data, &mut run.train);
+    let trainer = trainer(opts, "evonorm", &run.train);
+    image_row(
+        opts,
+        "evonorm",
+        "ResNetV2-18/16 EvoNorm-S0, Shapes-10, 4 ep".into(),
+        &run.data,
+        || Ok(crate::evonorm::train(&run, &trainer)?.model),
+        |m, x| m.forward(x),
+    )
+}
+
+/// ResNetV2-18 (width 16, BN-ReLU) with an EBV head (d = N = 10) on the same draw.
+fn ebv(opts: &TourOptions) -> anyhow::Result<TourRow> {
+    let mut run = EbvRun::default();
+    tour_images(&mut run.data, &mut run.train);
+    run.resolve_classes()?;
+    let trainer = trainer(opts, "ebv", &run.train);
+    image_row(
+        opts,
+        "ebv",
+        format!("ResNetV2-18/16 EBV d={}, Shapes-10, 4 ep", run.model.ebv_dim),
+        &run.data,
+        || Ok(crate::ebv::train(&run, &trainer)?.0.model),
+        |m, x| m.scores(x),
+    )
 }

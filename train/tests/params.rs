@@ -57,15 +57,30 @@ fn global_norm_clipping_matches_torch() {
     assert!((before - 13.0).abs() < 1e-6);
     // torch: coef = max_norm / (norm + 1e-6), applied to every gradient.
     let coef = (6.5 / (13.0 + 1e-6)) as f32;
-    let w: Vec<f32> = g.get::<2>(m.weight.id).unwrap().into_data().try_to_vec::<f32>().unwrap();
-    let b: Vec<f32> = g.get::<1>(m.bias.id).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let w: Vec<f32> = g
+        .get::<2>(m.weight.id)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let b: Vec<f32> = g
+        .get::<1>(m.bias.id)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     close(&w, &[3.0 * coef, 4.0 * coef, 0.0, 0.0], 1e-6);
     close(&b, &[12.0 * coef, 0.0], 1e-6);
     assert!((grad_norm(&m, &mut g) - 6.5).abs() < 1e-5);
     // Below the limit nothing changes.
     let mut g = grads(&m, [[0.3, 0.4], [0.0, 0.0]], [0.0, 0.0]);
     clip_grad_norm(&m, &mut g, 1.0);
-    let w: Vec<f32> = g.get::<2>(m.weight.id).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let w: Vec<f32> = g
+        .get::<2>(m.weight.id)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     close(&w, &[0.3, 0.4, 0.0, 0.0], 0.0);
 }
 

@@ -7,8 +7,11 @@
 //! * [`bpk`]: Burnpack (`.bpk`) save/load of modules with errors that name the file.
 
 pub mod atomic;
+pub mod basis;
 pub mod bpk;
 pub mod checkpoint;
+pub mod fixture;
+pub mod import;
 pub mod run;
 
 pub use atomic::write_atomic;

@@ -8,9 +8,8 @@
 use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
-use zoo_eval::cli::{EvalArgs, load_config, parse_args, print_metrics, run};
+use zoo_eval::cli::{EvalArgs, parse_args, print_metrics, run};
 use zoo_eval::mlp::{FAMILY, MlpSetup, evaluate, metrics_json};
-use zoo_weights::run::{read_manifest, weights_path};
 
 /// Evaluate the demo MLP (the shared loop's reference workload) on the spiral test set: top-1 and
 /// top-2 accuracy, per-class accuracy. The test set is regenerated from the run's data config.
@@ -25,19 +24,7 @@ fn main() -> ExitCode {
     let cli: Cli = parse_args();
     run(|| {
         let args = &cli.eval;
-        let (setup, weights): (MlpSetup, _) = match (&args.checkpoint, &args.weights) {
-            (Some(dir), _) => (read_manifest(dir, FAMILY)?, weights_path(dir)?),
-            (None, Some(w)) => {
-                let setup = match &args.common.config {
-                    Some(path) => load_config(path)?,
-                    None => MlpSetup::default(),
-                };
-                (setup, w.clone())
-            }
-            (None, None) => {
-                anyhow::bail!("give --checkpoint DIR (a train-mlp --out directory) or --weights FILE")
-            }
-        };
+        let (setup, weights): (MlpSetup, _) = args.setup(FAMILY)?;
         setup.validate()?;
         let device = zoo_eval::parse_device(&args.common.device)?;
         let model = zoo_weights::load_module(setup.model.init(&device), &weights)?;

@@ -1,0 +1,126 @@
+//! One benchmark interface for the whole zoo; `weights/reference/bench_torch.py` has the same
+//! interface for the PyTorch references, and `weights/reference/bench_compare.py` runs both.
+//!
+//! ```text
+//! bench --model evonorm-s0 --mode train --batch 32 --size 56 --json
+//! ```
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use clap::Parser;
+use std::process::ExitCode;
+use zoo_eval::bench::{BenchResult, peak_rss_mib, quantile, time_iterations};
+use zoo_eval::cli::{parse_args, run};
+use zoo_evonorm::{EvoNormConfig, EvoNormKind};
+
+/// Time a model of the zoo: forward (infer) or forward + backward (train), median and p10/p90
+/// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
+/// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size].
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// What to time (see above).
+    #[arg(long)]
+    model: String,
+    /// infer (forward only, inference mode) or train (forward + backward).
+    #[arg(long, default_value = "infer")]
+    mode: String,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Spatial size.
+    #[arg(long, default_value_t = 56)]
+    size: usize,
+    /// Measured iterations.
+    #[arg(long, default_value_t = 20)]
+    iters: usize,
+    /// Unmeasured warm-up iterations.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Device: cpu, wgpu, cuda, ...
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = parse_args();
+    run(|| {
+        let device = zoo_eval::parse_device(&cli.device)?;
+        let train = match cli.mode.as_str() {
+            "train" => true,
+            "infer" => false,
+            other => anyhow::bail!("--mode must be infer or train, got `{other}`"),
+        };
+        let samples = if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
+            bench_evonorm(kind, &cli, &device, train)?
+        } else {
+            anyhow::bail!(
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a",
+                cli.model
+            );
+        };
+        let median = quantile(&samples, 0.5);
+        let r = BenchResult {
+            model: cli.model.clone(),
+            mode: cli.mode.clone(),
+            batch: cli.batch,
+            size: cli.size,
+            device: cli.device.clone(),
+            iterations: samples.len(),
+            median_ms: median,
+            p10_ms: quantile(&samples, 0.1),
+            p90_ms: quantile(&samples, 0.9),
+            items_per_second: cli.batch as f64 / (median / 1e3),
+            peak_rss_mib: peak_rss_mib(),
+        };
+        if cli.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{} {} batch {} size {} on {}: median {:.3} ms (p10 {:.3}, p90 {:.3}), {:.1} items/s, peak RSS {:.0} MiB",
+                r.model,
+                r.mode,
+                r.batch,
+                r.size,
+                r.device,
+                r.median_ms,
+                r.p10_ms,
+                r.p90_ms,
+                r.items_per_second,
+                r.peak_rss_mib
+            );
+        }
+        Ok(())
+    })
+}
+
+fn bench_evonorm(kind: EvoNormKind, cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+    let shape = [cli.batch, 64, cli.size, cli.size];
+    device.seed(0);
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), device);
+    if train {
+        let ad = device.clone().autodiff();
+        let layer = EvoNormConfig::new(kind, 64).init(&ad)?.train();
+        let x = x.autodiff();
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let x = x.clone().require_grad();
+            let y = layer.forward(x.clone());
+            let grads = y.sum().backward();
+            // Read one gradient back so the whole backward pass is done.
+            let _ = x
+                .grad(&grads)
+                .map(|g| g.slice([0..1, 0..1, 0..1, 0..1]).into_data());
+        }))
+    } else {
+        let layer = EvoNormConfig::new(kind, 64).init(device)?.valid();
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let _ = layer
+                .forward(x.clone())
+                .slice([0..1, 0..1, 0..1, 0..1])
+                .into_data();
+        }))
+    }
+}

@@ -1,0 +1,232 @@
+//! The EvoNorm layer.
+
+use crate::config::{Activation, Convention, EvoNormConfig, EvoNormError, EvoNormKind};
+use burn::module::{Flag, Module, Param, RunningState};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, relu, sigmoid, silu};
+
+/// Settings fixed at construction.
+#[derive(Debug, Clone, PartialEq)]
+struct Settings {
+    kind: EvoNormKind,
+    channels: usize,
+    groups: usize,
+    eps: f64,
+    momentum: f64,
+    convention: Convention,
+    apply_act: bool,
+    normalizes: bool,
+    activation: Activation,
+}
+
+/// An EvoNorm layer over NCHW inputs. Parameter names follow timm's state dict (`weight` = gamma,
+/// `bias` = beta, `v`, `running_var`), so timm weights map one to one.
+#[derive(Module, Debug)]
+pub struct EvoNorm {
+    /// Per-channel scale gamma.
+    pub weight: Param<Tensor<1>>,
+    /// Per-channel shift beta.
+    pub bias: Param<Tensor<1>>,
+    /// Per-channel `v` of B0/S0/S0a (present when the activation is applied).
+    pub v: Option<Param<Tensor<1>>>,
+    /// Running variance of the B variants (persisted with the weights, not trained).
+    pub running_var: Option<RunningState<Tensor<1>>>,
+    /// Training behaviour flag (batch statistics and running-variance updates).
+    pub training: Param<Flag>,
+    #[module(skip)]
+    settings: Settings,
+}
+
+impl EvoNormConfig {
+    /// Builds the layer on `device`; fails when the channels cannot be grouped (timm convention)
+    /// or a value is out of range.
+    pub fn init(&self, device: &Device) -> Result<EvoNorm, EvoNormError> {
+        self.validate()?;
+        let c = self.channels;
+        let groups = if self.kind.is_batch() || !self.normalizes() {
+            1
+        } else {
+            self.effective_groups()?
+        };
+        let gamma = if self.init_zero { 0.0 } else { 1.0 };
+        Ok(EvoNorm {
+            weight: Param::from_tensor(Tensor::full([c], gamma, device)),
+            bias: Param::from_tensor(Tensor::zeros([c], device)),
+            v: (self.kind.has_v() && self.apply_act).then(|| Param::from_tensor(Tensor::ones([c], device))),
+            running_var: self
+                .kind
+                .is_batch()
+                .then(|| RunningState::new(Tensor::ones([c], device))),
+            training: Param::from_bool(true),
+            settings: Settings {
+                kind: self.kind,
+                channels: c,
+                groups,
+                eps: self.effective_eps(),
+                momentum: self.momentum,
+                convention: self.convention,
+                apply_act: self.apply_act,
+                normalizes: self.normalizes(),
+                activation: self.activation,
+            },
+        })
+    }
+}
+
+/// `sqrt(var(x) + eps)` over the last dimension (biased), keeping it.
+fn std_last(x: Tensor<3>, eps: f64) -> Tensor<3> {
+    let mean = x.clone().mean_dim(2);
+    (x - mean).square().mean_dim(2).add_scalar(eps).sqrt()
+}
+
+/// `sqrt(mean(x^2) + eps)` over the last dimension, keeping it.
+fn rms_last(x: Tensor<3>, eps: f64) -> Tensor<3> {
+    x.square().mean_dim(2).add_scalar(eps).sqrt()
+}
+
+impl EvoNorm {
+    /// The variant.
+    pub fn kind(&self) -> EvoNormKind {
+        self.settings.kind
+    }
+
+    /// Number of groups used by the S variants (1 for B variants).
+    pub fn groups(&self) -> usize {
+        self.settings.groups
+    }
+
+    /// Epsilon in use.
+    pub fn eps(&self) -> f64 {
+        self.settings.eps
+    }
+
+    /// Applies the layer to `x` `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, c, _, _] = x.dims();
+        assert_eq!(
+            c, self.settings.channels,
+            "EvoNorm over {} channels got {c}",
+            self.settings.channels
+        );
+        let y = if self.settings.normalizes {
+            self.normalize(x)
+        } else {
+            x
+        };
+        y * self.weight.val().reshape([1, c, 1, 1]) + self.bias.val().reshape([1, c, 1, 1])
+    }
+
+    fn normalize(&self, x: Tensor<4>) -> Tensor<4> {
+        let s = &self.settings;
+        match s.kind {
+            EvoNormKind::B0 | EvoNormKind::B1 | EvoNormKind::B2 => self.batch_core(x),
+            EvoNormKind::S0 => {
+                let d = self.group_std(x.clone());
+                self.group_divide(self.swish_v(x), d)
+            }
+            EvoNormKind::S0a => {
+                let d = self.group_std(x.clone());
+                let num = if s.apply_act { self.swish_v(x) } else { x };
+                self.group_divide(num, d)
+            }
+            EvoNormKind::S1 | EvoNormKind::S1a => {
+                let d = self.group_std(x.clone());
+                let num = if s.apply_act { self.act(x) } else { x };
+                self.group_divide(num, d)
+            }
+            EvoNormKind::S2 | EvoNormKind::S2a => {
+                let d = self.group_rms(x.clone());
+                let num = if s.apply_act { self.act(x) } else { x };
+                self.group_divide(num, d)
+            }
+        }
+    }
+
+    /// `x / max(batch std, right)` for B0/B1/B2; updates the running variance in training.
+    fn batch_core(&self, x: Tensor<4>) -> Tensor<4> {
+        let s = &self.settings;
+        let [n, c, h, w] = x.dims();
+        let running = self
+            .running_var
+            .as_ref()
+            .expect("B variants have a running variance");
+        let training = x.device().is_autodiff() && self.training.is_enabled();
+        let var = if training {
+            let flat = x.clone().swap_dims(0, 1).reshape([c, n * h * w]);
+            let mean = flat.clone().mean_dim(1);
+            let var = (flat - mean).square().mean_dim(1).reshape([c]);
+            let m = s.momentum;
+            let count = (n * h * w) as f64;
+            let correction = match s.convention {
+                Convention::Timm if count > 1.0 => count / (count - 1.0),
+                _ => 1.0,
+            };
+            let old = running.value_sync().to_device(&x.device());
+            let new = old.mul_scalar(1.0 - m) + var.clone().detach().mul_scalar(m * correction);
+            running.update(new.detach());
+            var
+        } else {
+            running.value().to_device(&x.device())
+        };
+        let left = var
+            .add_scalar(s.eps)
+            .sqrt()
+            .reshape([1, c, 1, 1])
+            .expand([n, c, h, w]);
+        let inst = x.clone().reshape([n, c, h * w]);
+        let right = match s.kind {
+            EvoNormKind::B0 => {
+                let v = self
+                    .v
+                    .as_ref()
+                    .expect("B0 with activation has v")
+                    .val()
+                    .reshape([1, c, 1, 1]);
+                x.clone() * v + std_last(inst, s.eps).reshape([n, c, 1, 1])
+            }
+            EvoNormKind::B1 => (x.clone().add_scalar(1.0)) * rms_last(inst, s.eps).reshape([n, c, 1, 1]),
+            _ => rms_last(inst, s.eps).reshape([n, c, 1, 1]) - x.clone(),
+        };
+        x / left.max_pair(right)
+    }
+
+    /// `x sigmoid(v x)`.
+    fn swish_v(&self, x: Tensor<4>) -> Tensor<4> {
+        let c = self.settings.channels;
+        let v = self
+            .v
+            .as_ref()
+            .expect("S0 with activation has v")
+            .val()
+            .reshape([1, c, 1, 1]);
+        x.clone() * sigmoid(x * v)
+    }
+
+    fn act(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.settings.activation {
+            Activation::Silu => silu(x),
+            Activation::Relu => relu(x),
+            Activation::Gelu => gelu(x),
+        }
+    }
+
+    fn grouped(&self, x: Tensor<4>) -> Tensor<3> {
+        let [n, c, h, w] = x.dims();
+        let g = self.settings.groups;
+        x.reshape([n, g, (c / g) * h * w])
+    }
+
+    fn group_std(&self, x: Tensor<4>) -> Tensor<3> {
+        std_last(self.grouped(x), self.settings.eps)
+    }
+
+    fn group_rms(&self, x: Tensor<4>) -> Tensor<3> {
+        rms_last(self.grouped(x), self.settings.eps)
+    }
+
+    /// `num / d` with `d` `[N, G, 1]` broadcast over each group.
+    fn group_divide(&self, num: Tensor<4>, d: Tensor<3>) -> Tensor<4> {
+        let dims = num.dims();
+        (self.grouped(num) / d).reshape(dims)
+    }
+}

@@ -1,0 +1,75 @@
+"""PyTorch side of burnzoo's benchmarks, with the interface of the `bench` binary:
+
+    python weights/reference/bench_torch.py --model evonorm-s0 --mode train --batch 32 --size 56 --json
+
+prints one JSON object (model, mode, batch, size, device, iterations, median_ms, p10_ms, p90_ms,
+items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
+[batch, 64, size, size]). Threads: torch's default (all cores), like burn's CPU backend.
+"""
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+import torch
+
+
+def evonorm(name, mode, batch, size):
+    from timm.layers import evo_norm as E
+    classes = {"b0": E.EvoNorm2dB0, "b1": E.EvoNorm2dB1, "b2": E.EvoNorm2dB2, "s0": E.EvoNorm2dS0,
+               "s0a": E.EvoNorm2dS0a, "s1": E.EvoNorm2dS1, "s1a": E.EvoNorm2dS1a, "s2": E.EvoNorm2dS2,
+               "s2a": E.EvoNorm2dS2a}
+    layer = classes[name](64)
+    torch.manual_seed(0)
+    x = torch.randn(batch, 64, size, size)
+    if mode == "train":
+        layer.train()
+
+        def step():
+            xi = x.clone().requires_grad_(True)
+            layer(xi).sum().backward()
+    else:
+        layer.eval()
+
+        def step():
+            with torch.no_grad():
+                layer(x)
+    return step
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", required=True)
+    p.add_argument("--mode", default="infer", choices=["infer", "train"])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--size", type=int, default=56)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    if a.device != "cpu":
+        raise SystemExit("bench_torch.py runs on the CPU only")
+    if a.model.startswith("evonorm-"):
+        step = evonorm(a.model[len("evonorm-"):], a.mode, a.batch, a.size)
+    else:
+        raise SystemExit(f"unknown model {a.model}")
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(max(a.iters, 1)):
+        t = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t) * 1e3)
+    median = float(np.quantile(times, 0.5))
+    r = {"model": a.model, "mode": a.mode, "batch": a.batch, "size": a.size, "device": a.device,
+         "iterations": len(times), "median_ms": median, "p10_ms": float(np.quantile(times, 0.1)),
+         "p90_ms": float(np.quantile(times, 0.9)), "items_per_second": a.batch / (median / 1e3),
+         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+         "torch": torch.__version__, "threads": torch.get_num_threads()}
+    print(json.dumps(r) if a.json else r)
+
+
+if __name__ == "__main__":
+    main()

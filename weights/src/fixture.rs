@@ -1,0 +1,94 @@
+//! Reference fixtures: small safetensors files written by the scripts in `weights/reference/`
+//! from the reference implementations, read by tests that compare our numbers with theirs.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Path of a committed fixture file (`weights/fixtures/<name>`).
+pub fn path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// The tensors of one fixture file, as f32.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    source: PathBuf,
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl Fixture {
+    /// Reads a safetensors file of f32 (or f64, converted) tensors.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, String> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let st =
+            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut tensors = HashMap::new();
+        for (name, view) in st.tensors() {
+            let data = view.data();
+            let values: Vec<f32> = match view.dtype() {
+                safetensors::Dtype::F32 => data
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                safetensors::Dtype::F64 => data
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                    .collect(),
+                other => return Err(format!("{}: tensor `{name}` has dtype {other:?}", path.display())),
+            };
+            tensors.insert(name, (view.shape().to_vec(), values));
+        }
+        Ok(Self {
+            source: path.to_path_buf(),
+            tensors,
+        })
+    }
+
+    /// Loads a committed fixture by file name.
+    pub fn committed(name: &str) -> Result<Self, String> {
+        Self::load(path(name))
+    }
+
+    /// Whether `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// Shape and values of `name` (panics with the fixture's path when missing: a test bug).
+    pub fn get(&self, name: &str) -> (&[usize], &[f32]) {
+        let (shape, values) = self
+            .tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("{}: no tensor `{name}`", self.source.display()));
+        (shape, values)
+    }
+
+    /// Tensor `name` on `device`, with rank `D`.
+    pub fn tensor<const D: usize>(&self, name: &str, device: &Device) -> Tensor<D> {
+        let (shape, values) = self.get(name);
+        assert_eq!(
+            shape.len(),
+            D,
+            "{}: `{name}` has rank {}",
+            self.source.display(),
+            shape.len()
+        );
+        Tensor::from_data(TensorData::new(values.to_vec(), shape.to_vec()), device)
+    }
+}
+
+/// Largest absolute difference between `actual` and the fixture values, and the largest absolute
+/// reference value (for relative tolerances).
+pub fn max_abs_diff(actual: &[f32], expected: &[f32]) -> (f32, f32) {
+    assert_eq!(actual.len(), expected.len(), "length mismatch");
+    let diff = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs())
+        .fold(0.0, f32::max);
+    let scale = expected.iter().map(|e| e.abs()).fold(0.0, f32::max);
+    (diff, scale)
+}
