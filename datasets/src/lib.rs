@@ -8,6 +8,7 @@ pub mod error;
 pub mod image;
 pub mod rng;
 pub mod synthetic;
+pub mod tabular;
 
 pub use error::{DataError, Result};
 pub use rng::Rng;

@@ -274,6 +274,69 @@ impl Mean {
     }
 }
 
+/// Group-fairness metrics of binary predictions over a stream, for a binary protected attribute a:
+/// accuracy, the demographic-parity gap |P(yhat=1 | a=1) - P(yhat=1 | a=0)| and the
+/// equalized-odds gap max(|TPR_1 - TPR_0|, |FPR_1 - FPR_0|). Counts are exact; a rate whose
+/// group (or group and label) has not been seen counts as 0, as the reference's running DP does.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Fairness {
+    /// `counts[a][y][yhat]`.
+    counts: [[[u64; 2]; 2]; 2],
+}
+
+impl Fairness {
+    /// An empty accumulator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one instance: prediction, label and group, each 0 or 1.
+    pub fn add(&mut self, prediction: usize, label: usize, group: u8) -> Result<(), MetricError> {
+        if prediction > 1 || label > 1 || group > 1 {
+            return Err(MetricError::Shape(format!(
+                "fairness metrics take binary prediction, label and group, got {prediction}, {label}, {group}"
+            )));
+        }
+        self.counts[group as usize][label][prediction] += 1;
+        Ok(())
+    }
+
+    /// Instances seen.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().flatten().flatten().sum()
+    }
+
+    /// Fraction predicted correctly.
+    pub fn accuracy(&self) -> f64 {
+        let correct: u64 = (0..2).map(|a| self.counts[a][0][0] + self.counts[a][1][1]).sum();
+        ratio(correct, self.total())
+    }
+
+    /// P(yhat = 1 | a).
+    pub fn positive_rate(&self, group: u8) -> f64 {
+        let c = &self.counts[group as usize & 1];
+        ratio(c[0][1] + c[1][1], c[0].iter().chain(&c[1]).sum())
+    }
+
+    /// P(yhat = 1 | a, y): the true-positive rate for y = 1, the false-positive rate for y = 0.
+    pub fn rate_given_label(&self, group: u8, label: usize) -> f64 {
+        let c = &self.counts[group as usize & 1][label & 1];
+        ratio(c[1], c[0] + c[1])
+    }
+
+    /// |P(yhat=1 | a=1) - P(yhat=1 | a=0)|.
+    pub fn dp_gap(&self) -> f64 {
+        (self.positive_rate(1) - self.positive_rate(0)).abs()
+    }
+
+    /// max over y of |P(yhat=1 | a=1, y) - P(yhat=1 | a=0, y)|.
+    pub fn eo_gap(&self) -> f64 {
+        (0..2)
+            .map(|y| (self.rate_given_label(1, y) - self.rate_given_label(0, y)).abs())
+            .fold(0.0, f64::max)
+    }
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
@@ -349,5 +412,34 @@ mod tests {
         let mut m = Classification::new(2, &[]);
         m.update_tensors(scores, targets).unwrap();
         assert!((m.accuracy() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fairness_gaps_by_hand() {
+        let mut f = Fairness::new();
+        // group 1: 4 instances, labels 1,1,0,0, predictions 1,1,1,0 -> P(yhat=1)=3/4, TPR 1, FPR 1/2
+        // group 0: 4 instances, labels 1,1,0,0, predictions 1,0,0,0 -> P(yhat=1)=1/4, TPR 1/2, FPR 0
+        for (p, y, a) in [
+            (1, 1, 1),
+            (1, 1, 1),
+            (1, 0, 1),
+            (0, 0, 1),
+            (1, 1, 0),
+            (0, 1, 0),
+            (0, 0, 0),
+            (0, 0, 0),
+        ] {
+            f.add(p, y, a).unwrap();
+        }
+        assert_eq!(f.total(), 8);
+        assert!((f.accuracy() - 6.0 / 8.0).abs() < 1e-12);
+        assert!((f.dp_gap() - 0.5).abs() < 1e-12);
+        assert!((f.eo_gap() - 0.5).abs() < 1e-12);
+        assert!((f.rate_given_label(1, 0) - 0.5).abs() < 1e-12);
+        assert!(f.add(2, 0, 0).is_err());
+        // An unseen group has rate 0.
+        let mut g = Fairness::new();
+        g.add(1, 1, 1).unwrap();
+        assert_eq!(g.dp_gap(), 1.0);
     }
 }
