@@ -140,6 +140,8 @@ pub struct TabularSpec {
     pub sensitive_value: String,
     /// Keep the protected attribute among the features (the reference does, for Adult).
     pub sensitive_as_feature: bool,
+    /// Columns used as features (empty: every column but the label and the dropped ones).
+    pub features: Vec<String>,
     /// Columns left out of the features.
     pub drop: Vec<String>,
     /// Columns to treat as categorical even if every value parses as a number.
@@ -161,6 +163,7 @@ impl Default for TabularSpec {
             sensitive: String::new(),
             sensitive_value: String::new(),
             sensitive_as_feature: true,
+            features: Vec::new(),
             drop: Vec::new(),
             categorical: Vec::new(),
             encoding: Categorical::Label,
@@ -211,6 +214,104 @@ pub fn adult_csv(test_file: bool) -> CsvOptions {
     }
 }
 
+/// ProPublica COMPAS (`compas-scores-two-years.csv`, with header): label `two_year_recid`,
+/// protected attribute race with Caucasian = 1, the reference's feature columns (juvenile counts,
+/// priors, age, charge degree and description, age category, sex, race), label-encoded. The
+/// reference does not standardise COMPAS; z-scoring stays on here (raw counts saturate the
+/// sigmoids), set `zscore = false` to follow it.
+pub fn compas_spec() -> TabularSpec {
+    TabularSpec {
+        label: "two_year_recid".into(),
+        sensitive: "race".into(),
+        sensitive_value: "Caucasian".into(),
+        features: [
+            "juv_fel_count",
+            "juv_misd_count",
+            "juv_other_count",
+            "priors_count",
+            "age",
+            "c_charge_degree",
+            "c_charge_desc",
+            "age_cat",
+            "sex",
+            "race",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        unknown: UnknownCategory::Other,
+        ..TabularSpec::default()
+    }
+}
+
+/// The KDD Census-Income (1994/95) column names of `census-income.data` / `.test`, in file order.
+pub const CENSUS_COLUMNS: [&str; 42] = [
+    "age",
+    "class of worker",
+    "detailed industry recode",
+    "detailed occupation recode",
+    "education",
+    "wage per hour",
+    "enroll in edu inst last wk",
+    "marital stat",
+    "major industry code",
+    "major occupation code",
+    "race",
+    "hispanic origin",
+    "sex",
+    "member of a labor union",
+    "reason for unemployment",
+    "full or part time employment stat",
+    "capital gains",
+    "capital losses",
+    "dividends from stocks",
+    "tax filer stat",
+    "region of previous residence",
+    "state of previous residence",
+    "detailed household and family stat",
+    "detailed household summary in household",
+    "instance weight",
+    "migration code-change in msa",
+    "migration code-change in reg",
+    "migration code-move within reg",
+    "live in this house 1 year ago",
+    "migration prev res in sunbelt",
+    "num persons worked for employer",
+    "family members under 18",
+    "country of birth father",
+    "country of birth mother",
+    "country of birth self",
+    "citizenship",
+    "own business or self employed",
+    "fill inc questionnaire for veteran's admin",
+    "veterans benefits",
+    "weeks worked in year",
+    "year",
+    "income",
+];
+
+/// KDD Census-Income as the reference uses it: label income `50000+` = 1, protected attribute
+/// sex with Male = 1, the instance weight dropped, 40 features label-encoded and z-scored.
+pub fn census_spec() -> TabularSpec {
+    TabularSpec {
+        label: "income".into(),
+        positive: vec!["50000+".into()],
+        sensitive: "sex".into(),
+        sensitive_value: "Male".into(),
+        drop: vec!["instance weight".into()],
+        unknown: UnknownCategory::Other,
+        ..TabularSpec::default()
+    }
+}
+
+/// CSV options for the KDD Census-Income files (no header).
+pub fn census_csv() -> CsvOptions {
+    CsvOptions {
+        columns: Some(CENSUS_COLUMNS.iter().map(|s| s.to_string()).collect()),
+        skip_lines: 0,
+    }
+}
+
 /// One encoded instance: features, label (0/1) and protected group (0/1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TabularItem {
@@ -249,13 +350,14 @@ impl Encoder {
     pub fn fit(table: &Table, spec: &TabularSpec) -> Result<Self> {
         table.column(&spec.label)?;
         table.column(&spec.sensitive)?;
-        for name in spec.drop.iter().chain(&spec.categorical) {
+        for name in spec.drop.iter().chain(&spec.categorical).chain(&spec.features) {
             table.column(name)?;
         }
         let mut columns = Vec::new();
         for (c, name) in table.columns.iter().enumerate() {
             if *name == spec.label
                 || spec.drop.contains(name)
+                || (!spec.features.is_empty() && !spec.features.contains(name))
                 || (*name == spec.sensitive && !spec.sensitive_as_feature)
             {
                 continue;

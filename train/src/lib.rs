@@ -8,6 +8,7 @@
 //! * [`cli`]: the training flags and run-config resolution shared by every `train-*` binary;
 //! * [`tour`]: the families the `tour` binary runs.
 
+pub mod aranyani;
 pub mod average;
 pub mod cli;
 pub mod ebv;

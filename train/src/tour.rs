@@ -42,7 +42,12 @@ pub type TourFn = fn(&TourOptions) -> anyhow::Result<TourRow>;
 
 /// Every registered family, in tour order.
 pub fn families() -> Vec<(&'static str, TourFn)> {
-    vec![("mlp", mlp), ("evonorm", evonorm), ("ebv", ebv)]
+    vec![
+        ("mlp", mlp),
+        ("evonorm", evonorm),
+        ("ebv", ebv),
+        ("aranyani", aranyani),
+    ]
 }
 
 fn trainer(opts: &TourOptions, family: &str, config: &crate::TrainConfig) -> Trainer {
@@ -149,4 +154,34 @@ fn ebv(opts: &TourOptions) -> anyhow::Result<TourRow> {
         || Ok(crate::ebv::train(&run, &trainer)?.0.model),
         |m, x| m.scores(x),
     )
+}
+
+/// Aranyani on the generated biased stream, one online pass at lambda 10 (the gap at lambda 0
+/// is reported beside it).
+fn aranyani(_opts: &TourOptions) -> anyhow::Result<TourRow> {
+    let data = zoo_datasets::tabular::BiasedStream::default();
+    let (stream, test) = data.generate()?;
+    let config = |lambda| zoo_aranyani::LearnerConfig {
+        forest: zoo_aranyani::ForestConfig {
+            features: data.dim,
+            ..Default::default()
+        },
+        lambda,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let (_, fair) = crate::aranyani::online_pass(config(10.0), 0, &stream, &test)?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let (_, plain) = crate::aranyani::online_pass(config(0.0), 0, &stream, &test)?;
+    Ok(TourRow {
+        family: "aranyani",
+        task: format!(
+            "biased stream, lambda 10, DP {:.2}->{:.2}",
+            plain.stream_dp, fair.stream_dp
+        ),
+        metric: "prequential accuracy".into(),
+        value: fair.stream_accuracy,
+        train_seconds,
+        eval_seconds: 0.0,
+    })
 }

@@ -154,3 +154,92 @@ fn tour_runs_the_loop_end_to_end() {
     let o = Command::new(TOUR).args(["--only", "nope"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+const ARANYANI: &str = env!("CARGO_BIN_EXE_train-aranyani");
+
+#[test]
+fn aranyani_sweeps_csv_files_and_refuses_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = write(
+        dir.path(),
+        "s.json",
+        r#"{"synthetic": {"train": 3000, "test": 500}}"#,
+    );
+    let out = dir.path().join("sweep");
+    let o = Command::new(ARANYANI)
+        .args([
+            "--config",
+            &small,
+            "--sweep",
+            "0,10",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    // Column 3 is the stream's DP gap: lambda 10 must close much of lambda 0's gap.
+    let dp: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
+    assert!(dp[0] > 0.2 && dp[1] < 0.5 * dp[0], "{csv}");
+    assert!(out.join("tradeoff.png").is_file() && out.join("run.json").is_file());
+
+    // A CSV of the user's own, then the same file with a short row.
+    let mut text = String::from("income,age,sex\n");
+    for i in 0..200 {
+        text.push_str(&format!(
+            "{},{},{}\n",
+            i % 2,
+            20 + i % 50,
+            if i % 3 == 0 { "F" } else { "M" }
+        ));
+    }
+    let good = write(dir.path(), "good.csv", &text);
+    let args = [
+        "--dataset",
+        "csv",
+        "--data-path",
+        &good,
+        "--label",
+        "income",
+        "--sensitive",
+        "sex=F",
+    ];
+    let o = Command::new(ARANYANI).args(args).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    text.push_str("1,33\n");
+    let bad = write(dir.path(), "bad.csv", &text);
+    let o = Command::new(ARANYANI)
+        .args([
+            "--dataset",
+            "csv",
+            "--data-path",
+            &bad,
+            "--label",
+            "income",
+            "--sensitive",
+            "sex=F",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.csv, line 202"), "{}", stderr(&o));
+    let o = Command::new(ARANYANI)
+        .args([
+            "--dataset",
+            "csv",
+            "--data-path",
+            &good,
+            "--label",
+            "y",
+            "--sensitive",
+            "sex=F",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no column `y`"), "{}", stderr(&o));
+}

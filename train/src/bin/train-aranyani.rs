@@ -1,0 +1,465 @@
+//! Online group-fair oblique decision forests (Aranyani): one prequential pass per lambda and seed.
+//!
+//! ```text
+//! train-aranyani                                            # generated biased stream, lambda 0
+//! train-aranyani --dataset adult --data-path ~/data/adult --sweep 0,0.1,1,10,100 --seeds 0,1,2 --out runs/adult
+//! train-aranyani --dataset csv --data-path loans.csv --label default --sensitive gender=F --lambda 1
+//! ```
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use zoo_aranyani::{FairnessKind, ForestConfig, LearnerConfig, PenaltyGradient};
+use zoo_datasets::tabular::{
+    BiasedStream, Categorical, CsvOptions, Encoder, Table, TabularItem, TabularSpec, UnknownCategory,
+    adult_csv, adult_spec, census_csv, census_spec, compas_spec,
+};
+use zoo_eval::cli::{CommonArgs, load_config, parse_args, print_metrics, run};
+use zoo_train::aranyani::{PassResult, online_pass};
+use zoo_train::plot::{Series, line_plot};
+
+/// Where the data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+enum DatasetKind {
+    /// The generated biased stream (the embedded default).
+    #[default]
+    Synthetic,
+    /// UCI Adult: --data-path is the folder with adult.data (and adult.test) or the adult.data file.
+    Adult,
+    /// ProPublica COMPAS: --data-path is compas-scores-two-years.csv.
+    Compas,
+    /// KDD Census-Income: --data-path is the folder with census-income.data (and .test) or the file.
+    Census,
+    /// Any CSV with a header: needs --label and --sensitive COL=VALUE.
+    Csv,
+}
+
+/// A complete run (what run.json records).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AranyaniRun {
+    dataset: DatasetKind,
+    data_path: Option<PathBuf>,
+    test_path: Option<PathBuf>,
+    /// Column roles and encoding (presets fill it for adult/compas/census).
+    spec: TabularSpec,
+    synthetic: BiasedStream,
+    learner: LearnerConfig,
+    /// Lambdas to run (one pass each per seed).
+    sweep: Vec<f64>,
+    seeds: Vec<u64>,
+    /// Shuffle the stream (deterministically per seed) instead of the file order.
+    shuffle: bool,
+}
+
+impl Default for AranyaniRun {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetKind::Synthetic,
+            data_path: None,
+            test_path: None,
+            spec: TabularSpec::default(),
+            synthetic: BiasedStream::default(),
+            learner: LearnerConfig::default(),
+            sweep: vec![0.0],
+            seeds: vec![0],
+            shuffle: false,
+        }
+    }
+}
+
+fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String> {
+    s.split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("`{v}` in `{s}` is not a number"))
+        })
+        .collect()
+}
+
+/// Train Aranyani (Chowdhury et al., ICLR 2024): K soft oblique trees learned online, one instance
+/// at a time (predict, score, then update with Adam), with a node-level group-fairness penalty
+/// lambda sum_nodes H(E[s|a=1] - E[s|a=0]) whose gradient comes from per-group running
+/// aggregates (no stored data). Reports the prequential accuracy and demographic-parity /
+/// equalized-odds gaps over the stream and, when a test file is given, on it (soft and hard
+/// inference). --sweep runs several lambdas (and --seeds several seeds) and writes sweep.csv and
+/// tradeoff.png (accuracy against DP gap) to --out. Defaults: K = 3, depth 4, Adam lr 2e-3,
+/// batch 1, delta 0.01, z-scored label-encoded features, one pass in file order.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Data: synthetic, adult, compas, census or csv.
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetKind>,
+    /// File or folder of the data (see --dataset).
+    #[arg(long, value_name = "PATH")]
+    data_path: Option<PathBuf>,
+    /// Held-out file, encoded with the training file's categories and statistics.
+    #[arg(long, value_name = "FILE")]
+    test_path: Option<PathBuf>,
+    /// csv: the label column (0/1, or binarised with --positive).
+    #[arg(long, value_name = "COL")]
+    label: Option<String>,
+    /// csv: a label value that is class 1 (repeat for several).
+    #[arg(long, value_name = "VALUE")]
+    positive: Vec<String>,
+    /// csv: the protected attribute and its value for group 1, as COL=VALUE.
+    #[arg(long, value_name = "COL=VALUE")]
+    sensitive: Option<String>,
+    /// Categorical encoding: label (codes in sorted order, the reference's) or onehot.
+    #[arg(long, value_name = "KIND", value_parser = ["label", "onehot"])]
+    encoding: Option<String>,
+    /// Do not z-score the features.
+    #[arg(long)]
+    no_zscore: bool,
+    /// Map categories unseen in the training file to an extra "other" code instead of failing.
+    #[arg(long)]
+    unknown_as_other: bool,
+    /// Fairness penalty weight lambda (0: off).
+    #[arg(long, value_name = "L")]
+    lambda: Option<f64>,
+    /// Several lambdas, e.g. 0,0.1,1,10,100 (overrides --lambda).
+    #[arg(long, value_name = "LIST")]
+    sweep: Option<String>,
+    /// Several seeds, e.g. 0,1,2 (overrides --seed).
+    #[arg(long, value_name = "LIST")]
+    seeds: Option<String>,
+    /// Constraint: dp (demographic parity of node decisions) or eo (equalized odds).
+    #[arg(long, value_name = "KIND", value_parser = ["dp", "eo"])]
+    fairness: Option<String>,
+    /// Penalty derivative: reference (F if |F| < delta else sign) or exact (smooth L1).
+    #[arg(long, value_name = "KIND", value_parser = ["reference", "exact"])]
+    penalty: Option<String>,
+    /// Trees K.
+    #[arg(long)]
+    trees: Option<usize>,
+    /// Tree depth h.
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Instances per update (1: the reference's online setting).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Shuffle the stream (per seed) instead of using the file order.
+    #[arg(long)]
+    shuffle: bool,
+    /// No per-run lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
+    let mut cfg: AranyaniRun = match &cli.common.config {
+        Some(p) => load_config(p)?,
+        None => AranyaniRun::default(),
+    };
+    if let Some(d) = cli.dataset {
+        cfg.dataset = d;
+        cfg.spec = match d {
+            DatasetKind::Adult => adult_spec(),
+            DatasetKind::Compas => compas_spec(),
+            DatasetKind::Census => census_spec(),
+            DatasetKind::Csv | DatasetKind::Synthetic => cfg.spec,
+        };
+    }
+    if cli.data_path.is_some() {
+        cfg.data_path = cli.data_path.clone();
+    }
+    if cli.test_path.is_some() {
+        cfg.test_path = cli.test_path.clone();
+    }
+    if let Some(l) = &cli.label {
+        cfg.spec.label = l.clone();
+    }
+    if !cli.positive.is_empty() {
+        cfg.spec.positive = cli.positive.clone();
+    }
+    if let Some(s) = &cli.sensitive {
+        let (col, val) = s
+            .split_once('=')
+            .with_context(|| format!("--sensitive `{s}`: expected COL=VALUE, e.g. sex=Male"))?;
+        cfg.spec.sensitive = col.to_string();
+        cfg.spec.sensitive_value = val.to_string();
+    }
+    if let Some(e) = &cli.encoding {
+        cfg.spec.encoding = if e == "onehot" {
+            Categorical::OneHot
+        } else {
+            Categorical::Label
+        };
+    }
+    if cli.no_zscore {
+        cfg.spec.zscore = false;
+    }
+    if cli.unknown_as_other {
+        cfg.spec.unknown = UnknownCategory::Other;
+    }
+    if let Some(l) = cli.lambda {
+        cfg.sweep = vec![l];
+    }
+    if let Some(s) = &cli.sweep {
+        cfg.sweep = parse_list(s).map_err(|e| anyhow::anyhow!("--sweep: {e}"))?;
+    }
+    if let Some(s) = cli.common.seed {
+        cfg.seeds = vec![s];
+    }
+    if let Some(s) = &cli.seeds {
+        cfg.seeds = parse_list(s).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+    }
+    if let Some(f) = &cli.fairness {
+        cfg.learner.fairness = if f == "eo" {
+            FairnessKind::Eo
+        } else {
+            FairnessKind::Dp
+        };
+    }
+    if let Some(p) = &cli.penalty {
+        cfg.learner.penalty = if p == "exact" {
+            PenaltyGradient::Exact
+        } else {
+            PenaltyGradient::Reference
+        };
+    }
+    if let Some(t) = cli.trees {
+        cfg.learner.forest.trees = t;
+    }
+    if let Some(d) = cli.depth {
+        cfg.learner.forest.depth = d;
+    }
+    if let Some(lr) = cli.lr {
+        cfg.learner.lr = lr;
+    }
+    if let Some(b) = cli.batch_size {
+        cfg.learner.batch = b;
+    }
+    if cli.shuffle {
+        cfg.shuffle = true;
+    }
+    if cfg.sweep.is_empty() || cfg.seeds.is_empty() {
+        bail!("--sweep and --seeds need at least one value");
+    }
+    if let Some(bad) = cfg.sweep.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
+        bail!("lambda must be finite and non-negative, got {bad}");
+    }
+    Ok(cfg)
+}
+
+/// The file inside `path` when it is a folder, else `path`.
+fn in_folder(path: &Path, name: &str) -> PathBuf {
+    if path.is_dir() {
+        path.join(name)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn load(cfg: &AranyaniRun) -> anyhow::Result<(Vec<TabularItem>, Vec<TabularItem>, usize, String)> {
+    if cfg.dataset == DatasetKind::Synthetic {
+        let (train, test) = cfg.synthetic.generate()?;
+        let what = format!(
+            "generated biased stream ({} + {} held out)",
+            train.len(),
+            test.len()
+        );
+        return Ok((train, test, cfg.synthetic.dim, what));
+    }
+    let path = cfg
+        .data_path
+        .as_deref()
+        .with_context(|| format!("--dataset {:?} needs --data-path", cfg.dataset).to_lowercase())?;
+    let (train_file, test_file, options, test_options) = match cfg.dataset {
+        DatasetKind::Adult => {
+            let test = path
+                .is_dir()
+                .then(|| path.join("adult.test"))
+                .filter(|p| p.is_file());
+            (
+                in_folder(path, "adult.data"),
+                test,
+                adult_csv(false),
+                adult_csv(true),
+            )
+        }
+        DatasetKind::Census => {
+            let test = path
+                .is_dir()
+                .then(|| path.join("census-income.test"))
+                .filter(|p| p.is_file());
+            (
+                in_folder(path, "census-income.data"),
+                test,
+                census_csv(),
+                census_csv(),
+            )
+        }
+        _ => (
+            path.to_path_buf(),
+            None,
+            CsvOptions::default(),
+            CsvOptions::default(),
+        ),
+    };
+    if cfg.dataset == DatasetKind::Csv && (cfg.spec.label.is_empty() || cfg.spec.sensitive.is_empty()) {
+        bail!("--dataset csv needs --label COL and --sensitive COL=VALUE");
+    }
+    let test_file = cfg.test_path.clone().or(test_file);
+    let table = Table::read(&train_file, &options)?;
+    let enc = Encoder::fit(&table, &cfg.spec)?;
+    let train = enc.encode(&table)?;
+    let test = match &test_file {
+        Some(p) => enc.encode(&Table::read(p, &test_options)?)?,
+        None => Vec::new(),
+    };
+    let what = format!(
+        "{} ({} rows{}, {} features)",
+        train_file.display(),
+        train.len(),
+        test_file.as_ref().map_or(String::new(), |p| format!(
+            "; held out: {} rows of {}",
+            test.len(),
+            p.display()
+        )),
+        enc.dim()
+    );
+    Ok((train, test, enc.dim(), what))
+}
+
+fn write_outputs(out: &Path, cfg: &AranyaniRun, results: &[PassResult]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    zoo_weights::atomic::write_json_atomic(out.join("run.json"), cfg)?;
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+    let mut csv = String::from(
+        "lambda,seed,stream_accuracy,stream_dp,stream_eo,stream_loss,test_accuracy,test_dp,test_eo,test_accuracy_hard,test_dp_hard,instances_per_second\n",
+    );
+    for r in results {
+        csv.push_str(&format!(
+            "{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{},{},{:.0}\n",
+            r.lambda,
+            r.seed,
+            r.stream_accuracy,
+            r.stream_dp,
+            r.stream_eo,
+            r.stream_loss,
+            opt(r.test_accuracy),
+            opt(r.test_dp),
+            opt(r.test_eo),
+            opt(r.test_accuracy_hard),
+            opt(r.test_dp_hard),
+            r.instances_per_second
+        ));
+    }
+    zoo_weights::atomic::write_atomic(out.join("sweep.csv"), csv.as_bytes())?;
+    // Accuracy against DP gap, one point per lambda (mean over seeds), in lambda order.
+    let mean = |f: &dyn Fn(&PassResult) -> f64, l: f64| {
+        let v: Vec<f64> = results.iter().filter(|r| r.lambda == l).map(f).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let mut series = vec![Series {
+        name: "stream (prequential)".into(),
+        points: cfg
+            .sweep
+            .iter()
+            .map(|&l| (mean(&|r| r.stream_dp, l), mean(&|r| r.stream_accuracy, l)))
+            .collect(),
+    }];
+    if results.iter().all(|r| r.test_accuracy.is_some()) {
+        series.push(Series {
+            name: "held out".into(),
+            points: cfg
+                .sweep
+                .iter()
+                .map(|&l| {
+                    (
+                        mean(&|r| r.test_dp.unwrap_or(f64::NAN), l),
+                        mean(&|r| r.test_accuracy.unwrap_or(f64::NAN), l),
+                    )
+                })
+                .collect(),
+        });
+    }
+    line_plot(
+        &out.join("tradeoff.png"),
+        "accuracy against demographic-parity gap (one point per lambda)",
+        "DP gap",
+        &series,
+    )
+    .map_err(|e| anyhow::anyhow!("writing tradeoff.png: {e}"))?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = parse_args();
+    run(|| {
+        if zoo_eval::device::DeviceSpec::parse(&cli.common.device)? != zoo_eval::device::DeviceSpec::Cpu {
+            bail!(
+                "train-aranyani runs on the CPU only (--device cpu): its per-instance updates of a few \
+                 hundred parameters are far faster there than on any accelerator"
+            );
+        }
+        let cfg = resolve(&cli)?;
+        let (train, test, dim, what) = load(&cfg)?;
+        let mut results = Vec::new();
+        for &lambda in &cfg.sweep {
+            for &seed in &cfg.seeds {
+                let learner = LearnerConfig {
+                    forest: ForestConfig {
+                        features: dim,
+                        ..cfg.learner.forest
+                    },
+                    lambda,
+                    ..cfg.learner
+                };
+                let mut stream = train.clone();
+                if cfg.shuffle {
+                    let order = zoo_datasets::rng::permutation(
+                        stream.len(),
+                        &mut zoo_datasets::rng::rng_for(seed, &[0xA4A]),
+                    );
+                    stream = order.iter().map(|&i| train[i].clone()).collect();
+                }
+                let (_, r) = online_pass(learner, seed, &stream, &test)?;
+                if !cli.quiet {
+                    eprintln!(
+                        "lambda {lambda:>7} seed {seed}: stream accuracy {:.4} DP {:.4} EO {:.4}{}",
+                        r.stream_accuracy,
+                        r.stream_dp,
+                        r.stream_eo,
+                        r.test_accuracy.map_or(String::new(), |a| format!(
+                            " | held out accuracy {a:.4} DP {:.4}",
+                            r.test_dp.unwrap_or(0.0)
+                        ))
+                    );
+                }
+                results.push(r);
+            }
+        }
+        if let Some(out) = &cli.common.out {
+            write_outputs(out, &cfg, &results)?;
+        }
+        let last = results.last().context("no run")?;
+        let mut m = serde_json::Map::new();
+        m.insert("data".into(), what.clone().into());
+        m.insert("runs".into(), results.len().into());
+        let v = serde_json::to_value(last)?;
+        if let serde_json::Value::Object(o) = v {
+            m.extend(o);
+        }
+        let title = match &cli.common.out {
+            Some(out) => format!(
+                "train-aranyani: {what}; wrote {}/sweep.csv and tradeoff.png (last run below)",
+                out.display()
+            ),
+            None => format!("train-aranyani: {what} (last run below)"),
+        };
+        print_metrics(&title, &m, cli.common.json);
+        Ok(())
+    })
+}
