@@ -2,6 +2,7 @@
 //! ([`device::parse_device`]), the command-line contract shared by every `train-*` and `eval-*`
 //! binary ([`cli`]), and the `eval-*` binaries.
 
+pub mod aranyani;
 pub mod bench;
 pub mod cli;
 pub mod device;

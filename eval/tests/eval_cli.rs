@@ -89,3 +89,47 @@ fn wrong_inputs_are_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("`yolov9` run"), "{}", stderr(&o));
 }
+
+#[test]
+fn eval_aranyani_scores_a_saved_forest() {
+    use zoo_eval::aranyani::{AranyaniRun, evaluate, forest_file, load};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = AranyaniRun::default();
+    cfg.synthetic.train = 50;
+    cfg.synthetic.test = 400;
+    zoo_weights::run::write_manifest(dir.path(), "aranyani", &cfg).unwrap();
+    let forest = zoo_aranyani::ForestConfig {
+        features: cfg.synthetic.dim,
+        ..Default::default()
+    }
+    .init(3)
+    .unwrap();
+    std::fs::write(
+        dir.path().join(forest_file(0.0, 0)),
+        serde_json::to_string(&forest).unwrap(),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_eval-aranyani");
+    let d = dir.path().to_str().unwrap();
+    let o = Command::new(bin)
+        .args(["--checkpoint", d, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = last_json(&o);
+    let (soft, hard) = evaluate(&forest, &load(&cfg).unwrap().test).unwrap();
+    assert_eq!(m["instances"], 400);
+    assert!((m["accuracy"].as_f64().unwrap() - soft.accuracy()).abs() < 1e-12);
+    assert!((m["dp_gap_hard"].as_f64().unwrap() - hard.dp_gap()).abs() < 1e-12);
+    // A lambda the run does not have: the error lists what it has.
+    let o = Command::new(bin)
+        .args(["--checkpoint", d, "--lambda", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("forest-lambda3-seed0.json") && stderr(&o).contains("lambdas [0.0]"),
+        "{}",
+        stderr(&o)
+    );
+}

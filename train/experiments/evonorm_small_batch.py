@@ -8,12 +8,10 @@ same number of epochs), several seeds; prints and writes a Markdown table of fin
 Standard library only. Each run's outputs go to --out (default runs/evonorm-small-batch/...).
 """
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
-import time
+
+from common import cell, train_run
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NORMS = ["bn", "gn", "evonorm-b0", "evonorm-s0"]
@@ -30,6 +28,7 @@ def main():
     p.add_argument("--norms", default=",".join(NORMS))
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "evonorm-small-batch"))
     p.add_argument("--extra", default="", help="extra flags for train-evonorm")
+    p.add_argument("--report-only", action="store_true", help="tabulate finished runs, start none")
     a = p.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     batches = [int(b) for b in a.batches.split(",")]
@@ -39,45 +38,20 @@ def main():
         for norm in norms:
             for seed in seeds:
                 out = os.path.join(a.out, f"{norm}-bs{batch}-seed{seed}")
-                if os.path.exists(os.path.join(out, "metrics.json")) and os.path.exists(os.path.join(out, "model.bpk")):
-                    with open(os.path.join(out, "metrics.json")) as f:
-                        m = json.load(f)["final"]
-                    secs = None
-                else:
-                    cmd = [a.bin, "--norm", norm, "--batch-size", str(batch), "--lr", str(a.base_lr * batch / 128),
-                           "--epochs", str(a.epochs), "--seed", str(seed), "--quiet", "--json"]
-                    if os.path.exists(os.path.join(out, "run.json")):
-                        # An interrupted run continues from its last checkpoint; its settings
-                        # (data, config) are fixed by its run.json.
-                        cmd = [a.bin, "--resume", out, "--quiet", "--json"]
-                    else:
-                        cmd += ["--out", out]
-                        if a.data:
-                            cmd += ["--data", a.data]
-                        cmd += a.extra.split()
-                    t = time.time()
-                    r = subprocess.run(cmd, capture_output=True, text=True)
-                    secs = time.time() - t
-                    if r.returncode != 0:
-                        print(f"{norm} bs{batch} seed{seed} FAILED: {r.stderr.strip()}", file=sys.stderr)
-                        continue
-                    m = json.loads(r.stdout.strip().splitlines()[-1])
+                flags = ["--norm", norm, "--batch-size", str(batch), "--lr", str(a.base_lr * batch / 128),
+                         "--epochs", str(a.epochs), "--seed", str(seed)]
+                try:
+                    m, secs = train_run(a.bin, out, flags, a.data, a.extra, a.report_only)
+                except RuntimeError as e:
+                    print(f"{norm} bs{batch} seed{seed} FAILED: {e}", file=sys.stderr)
+                    continue
                 results.setdefault((batch, norm), []).append(m["valid_accuracy"])
                 took = f" ({secs:.0f} s)" if secs else ""
                 print(f"{norm:>11} batch {batch:>3} seed {seed}: test accuracy {m['valid_accuracy']:.4f}{took}", file=sys.stderr)
     lines = ["| norm | " + " | ".join(f"batch {b}" for b in batches) + " |",
              "|---|" + "---|" * len(batches)]
     for norm in norms:
-        cells = []
-        for b in batches:
-            v = results.get((b, norm), [])
-            if not v:
-                cells.append("failed")
-            elif len(v) == 1:
-                cells.append(f"{100 * v[0]:.1f}")
-            else:
-                cells.append(f"{100 * statistics.mean(v):.1f} ± {100 * statistics.stdev(v):.1f} ({', '.join(f'{100 * x:.1f}' for x in v)})")
-        lines.append(f"| {norm} | " + " | ".join(cells) + " |")
+        lines.append(f"| {norm} | " + " | ".join(cell(results.get((b, norm), [])) for b in batches) + " |")
     table = "\n".join(lines)
     print(table)
     os.makedirs(a.out, exist_ok=True)

@@ -8,68 +8,14 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use zoo_aranyani::{FairnessKind, ForestConfig, LearnerConfig, PenaltyGradient};
-use zoo_datasets::tabular::{
-    BiasedStream, Categorical, CsvOptions, Encoder, Table, TabularItem, TabularSpec, UnknownCategory,
-    adult_csv, adult_spec, census_csv, census_spec, compas_spec,
-};
+use zoo_aranyani::{FairnessKind, Forest, ForestConfig, LearnerConfig, PenaltyGradient};
+use zoo_datasets::tabular::{Categorical, UnknownCategory, adult_spec, census_spec, compas_spec};
+use zoo_eval::aranyani::{AranyaniRun, DatasetKind, RunData, forest_file, load};
 use zoo_eval::cli::{CommonArgs, load_config, parse_args, print_metrics, run};
 use zoo_train::aranyani::{PassResult, online_pass};
 use zoo_train::plot::{Series, line_plot};
-
-/// Where the data comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
-#[serde(rename_all = "lowercase")]
-enum DatasetKind {
-    /// The generated biased stream (the embedded default).
-    #[default]
-    Synthetic,
-    /// UCI Adult: --data-path is the folder with adult.data (and adult.test) or the adult.data file.
-    Adult,
-    /// ProPublica COMPAS: --data-path is compas-scores-two-years.csv.
-    Compas,
-    /// KDD Census-Income: --data-path is the folder with census-income.data (and .test) or the file.
-    Census,
-    /// Any CSV with a header: needs --label and --sensitive COL=VALUE.
-    Csv,
-}
-
-/// A complete run (what run.json records).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct AranyaniRun {
-    dataset: DatasetKind,
-    data_path: Option<PathBuf>,
-    test_path: Option<PathBuf>,
-    /// Column roles and encoding (presets fill it for adult/compas/census).
-    spec: TabularSpec,
-    synthetic: BiasedStream,
-    learner: LearnerConfig,
-    /// Lambdas to run (one pass each per seed).
-    sweep: Vec<f64>,
-    seeds: Vec<u64>,
-    /// Shuffle the stream (deterministically per seed) instead of the file order.
-    shuffle: bool,
-}
-
-impl Default for AranyaniRun {
-    fn default() -> Self {
-        Self {
-            dataset: DatasetKind::Synthetic,
-            data_path: None,
-            test_path: None,
-            spec: TabularSpec::default(),
-            synthetic: BiasedStream::default(),
-            learner: LearnerConfig::default(),
-            sweep: vec![0.0],
-            seeds: vec![0],
-            shuffle: false,
-        }
-    }
-}
 
 fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String> {
     s.split(',')
@@ -252,94 +198,26 @@ fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
     Ok(cfg)
 }
 
-/// The file inside `path` when it is a folder, else `path`.
-fn in_folder(path: &Path, name: &str) -> PathBuf {
-    if path.is_dir() {
-        path.join(name)
-    } else {
-        path.to_path_buf()
-    }
-}
-
-fn load(cfg: &AranyaniRun) -> anyhow::Result<(Vec<TabularItem>, Vec<TabularItem>, usize, String)> {
-    if cfg.dataset == DatasetKind::Synthetic {
-        let (train, test) = cfg.synthetic.generate()?;
-        let what = format!(
-            "generated biased stream ({} + {} held out)",
-            train.len(),
-            test.len()
-        );
-        return Ok((train, test, cfg.synthetic.dim, what));
-    }
-    let path = cfg
-        .data_path
-        .as_deref()
-        .with_context(|| format!("--dataset {:?} needs --data-path", cfg.dataset).to_lowercase())?;
-    let (train_file, test_file, options, test_options) = match cfg.dataset {
-        DatasetKind::Adult => {
-            let test = path
-                .is_dir()
-                .then(|| path.join("adult.test"))
-                .filter(|p| p.is_file());
-            (
-                in_folder(path, "adult.data"),
-                test,
-                adult_csv(false),
-                adult_csv(true),
-            )
-        }
-        DatasetKind::Census => {
-            let test = path
-                .is_dir()
-                .then(|| path.join("census-income.test"))
-                .filter(|p| p.is_file());
-            (
-                in_folder(path, "census-income.data"),
-                test,
-                census_csv(),
-                census_csv(),
-            )
-        }
-        _ => (
-            path.to_path_buf(),
-            None,
-            CsvOptions::default(),
-            CsvOptions::default(),
-        ),
-    };
-    if cfg.dataset == DatasetKind::Csv && (cfg.spec.label.is_empty() || cfg.spec.sensitive.is_empty()) {
-        bail!("--dataset csv needs --label COL and --sensitive COL=VALUE");
-    }
-    let test_file = cfg.test_path.clone().or(test_file);
-    let table = Table::read(&train_file, &options)?;
-    let enc = Encoder::fit(&table, &cfg.spec)?;
-    let train = enc.encode(&table)?;
-    let test = match &test_file {
-        Some(p) => enc.encode(&Table::read(p, &test_options)?)?,
-        None => Vec::new(),
-    };
-    let what = format!(
-        "{} ({} rows{}, {} features)",
-        train_file.display(),
-        train.len(),
-        test_file.as_ref().map_or(String::new(), |p| format!(
-            "; held out: {} rows of {}",
-            test.len(),
-            p.display()
-        )),
-        enc.dim()
-    );
-    Ok((train, test, enc.dim(), what))
-}
-
-fn write_outputs(out: &Path, cfg: &AranyaniRun, results: &[PassResult]) -> anyhow::Result<()> {
+fn write_outputs(
+    out: &Path,
+    cfg: &AranyaniRun,
+    data: &RunData,
+    results: &[(PassResult, Forest)],
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    zoo_weights::atomic::write_json_atomic(out.join("run.json"), cfg)?;
+    zoo_weights::run::write_manifest(out, zoo_eval::aranyani::FAMILY, cfg)?;
+    if let Some(enc) = &data.encoder {
+        zoo_weights::atomic::write_json_atomic(out.join("encoder.json"), enc)?;
+    }
+    for (r, forest) in results {
+        zoo_weights::atomic::write_json_atomic(out.join(forest_file(r.lambda, r.seed)), forest)?;
+    }
+    let results: Vec<&PassResult> = results.iter().map(|(r, _)| r).collect();
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
     let mut csv = String::from(
         "lambda,seed,stream_accuracy,stream_dp,stream_eo,stream_loss,test_accuracy,test_dp,test_eo,test_accuracy_hard,test_dp_hard,instances_per_second\n",
     );
-    for r in results {
+    for r in &results {
         csv.push_str(&format!(
             "{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{},{},{:.0}\n",
             r.lambda,
@@ -359,7 +237,7 @@ fn write_outputs(out: &Path, cfg: &AranyaniRun, results: &[PassResult]) -> anyho
     zoo_weights::atomic::write_atomic(out.join("sweep.csv"), csv.as_bytes())?;
     // Accuracy against DP gap, one point per lambda (mean over seeds), in lambda order.
     let mean = |f: &dyn Fn(&PassResult) -> f64, l: f64| {
-        let v: Vec<f64> = results.iter().filter(|r| r.lambda == l).map(f).collect();
+        let v: Vec<f64> = results.iter().filter(|r| r.lambda == l).map(|r| f(r)).collect();
         v.iter().sum::<f64>() / v.len() as f64
     };
     let mut series = vec![Series {
@@ -405,7 +283,8 @@ fn main() -> ExitCode {
             );
         }
         let cfg = resolve(&cli)?;
-        let (train, test, dim, what) = load(&cfg)?;
+        let data = load(&cfg)?;
+        let (train, test, dim, what) = (&data.train, &data.test, data.dim, &data.what);
         let mut results = Vec::new();
         for &lambda in &cfg.sweep {
             for &seed in &cfg.seeds {
@@ -425,7 +304,7 @@ fn main() -> ExitCode {
                     );
                     stream = order.iter().map(|&i| train[i].clone()).collect();
                 }
-                let (_, r) = online_pass(learner, seed, &stream, &test)?;
+                let (learned, r) = online_pass(learner, seed, &stream, test)?;
                 if !cli.quiet {
                     eprintln!(
                         "lambda {lambda:>7} seed {seed}: stream accuracy {:.4} DP {:.4} EO {:.4}{}",
@@ -438,13 +317,13 @@ fn main() -> ExitCode {
                         ))
                     );
                 }
-                results.push(r);
+                results.push((r, learned.forest));
             }
         }
         if let Some(out) = &cli.common.out {
-            write_outputs(out, &cfg, &results)?;
+            write_outputs(out, &cfg, &data, &results)?;
         }
-        let last = results.last().context("no run")?;
+        let (last, _) = results.last().context("no run")?;
         let mut m = serde_json::Map::new();
         m.insert("data".into(), what.clone().into());
         m.insert("runs".into(), results.len().into());
