@@ -429,8 +429,13 @@ impl Encoder {
             for (col, &i) in self.columns.iter().zip(&idx) {
                 let s = &row[i];
                 match &col.categories {
-                    None => v.push(s.parse::<f64>().map_err(|_| {
-                        DataError::at_line(&table.path, line, Some(&col.name), format!("not a number: `{s}`"))
+                    None => v.push(s.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                        DataError::at_line(
+                            &table.path,
+                            line,
+                            Some(&col.name),
+                            format!("not a finite number: `{s}`"),
+                        )
                     })?),
                     Some(cats) => {
                         let code = match cats.binary_search(s) {
@@ -680,7 +685,16 @@ mod tests {
         let t2 = Table::read(&p, &CsvOptions::default()).unwrap();
         let err = enc.encode(&t2).unwrap_err().to_string();
         assert!(
-            err.contains("f.csv, line 3, field `x`: not a number: `abc`"),
+            err.contains("f.csv, line 3, field `x`: not a finite number: `abc`"),
+            "{err}"
+        );
+        let p = write(dir.path(), "n.csv", "x,color,y\n1,red,0\nNaN,blue,1\n");
+        let err = enc
+            .encode(&Table::read(&p, &CsvOptions::default()).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("n.csv, line 3, field `x`: not a finite number: `NaN`"),
             "{err}"
         );
         let p = write(dir.path(), "g.csv", "x,color,y\n1,red,yes\n");
