@@ -191,25 +191,24 @@ fn eye_rows(start: usize, end: usize, n: usize, device: &Device) -> Tensor<2> {
 }
 
 /// One evaluation of the reference objective: max of `|E_s E^T| - I` over all rows (diagonal
-/// included, as the reference) and the gradient of `sum relu(M - alpha)`.
+/// included, as the reference) and the gradient of `sum relu(M - alpha)`. W is symmetric, so the
+/// gradient through both factors of `E E^T` is `2 W E`: one product per slice where autograd
+/// forms two.
 fn objective(e: &Tensor<2>, alpha: f64, slice: usize) -> (f64, Tensor<2>) {
     let [n, _] = e.dims();
     let device = e.device();
     let mut mx = f64::NEG_INFINITY;
-    let mut grad = Tensor::<2>::zeros(e.dims(), &device);
+    let mut rows = Vec::with_capacity(n.div_ceil(slice));
+    let et = e.clone().transpose();
     for start in (0..n).step_by(slice) {
         let end = (start + slice).min(n);
-        let es = e.clone().slice(start..end);
-        let c = es.clone().matmul(e.clone().transpose());
+        let c = e.clone().slice(start..end).matmul(et.clone());
         let m = c.clone().abs() - eye_rows(start, end, n, &device);
         mx = mx.max(m.clone().max().into_scalar::<f64>());
         let w = c.sign() * m.greater_elem(alpha).float();
-        // d/dE_s of sum(w * E_s E^T) is w E; d/dE of it is w^T E_s.
-        let g_rows = w.clone().matmul(e.clone()) + grad.clone().slice(start..end);
-        grad = grad.slice_assign(start..end, g_rows);
-        grad = grad + w.transpose().matmul(es);
+        rows.push(w.matmul(e.clone()).mul_scalar(2.0));
     }
-    (mx, grad)
+    (mx, Tensor::cat(rows, 0))
 }
 
 /// Generates a basis as `config` asks, on `device`. `progress(step, max_cos)` is called every
