@@ -730,6 +730,53 @@ mod tests {
     }
 
     #[test]
+    fn compas_and_census_presets_read_their_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        // ProPublica's header (abridged to the columns the preset reads, plus two it ignores).
+        let compas = write(
+            dir.path(),
+            "compas-scores-two-years.csv",
+            "id,name,sex,age,age_cat,race,juv_fel_count,juv_misd_count,juv_other_count,priors_count,c_charge_degree,c_charge_desc,two_year_recid\n\
+             1,a b,Male,69,Greater than 45,Other,0,0,0,0,F,Aggravated Assault,0\n\
+             3,c d,Male,34,25 - 45,African-American,0,0,0,0,F,\"Felony Battery w/Prior Convict\",1\n\
+             4,e f,Female,24,Less than 25,Caucasian,0,0,1,4,M,Battery,1\n",
+        );
+        let t = Table::read(&compas, &CsvOptions::default()).unwrap();
+        let enc = Encoder::fit(&t, &compas_spec()).unwrap();
+        assert_eq!(enc.dim(), 10);
+        let items = enc.encode(&t).unwrap();
+        assert_eq!(
+            items.iter().map(|i| (i.label, i.group)).collect::<Vec<_>>(),
+            [(0, 0), (1, 0), (1, 1)]
+        );
+        // KDD Census: 42 unnamed columns, the label `- 50000.` / `50000+.`, the weight dropped.
+        let row = |sex: &str, income: &str| {
+            let mut f: Vec<String> = (0..42).map(|i| format!("{i}")).collect();
+            f[12] = format!(" {sex}");
+            f[41] = format!(" {income}");
+            f.join(",")
+        };
+        let census = write(
+            dir.path(),
+            "census-income.data",
+            &format!("{}\n{}\n", row("Female", "- 50000."), row("Male", "50000+.")),
+        );
+        let t = Table::read(&census, &census_csv()).unwrap();
+        let enc = Encoder::fit(&t, &census_spec()).unwrap();
+        assert_eq!(enc.dim(), 40);
+        assert!(
+            !enc.feature_names()
+                .iter()
+                .any(|n| n == "instance weight" || n == "income")
+        );
+        let items = enc.encode(&t).unwrap();
+        assert_eq!(
+            items.iter().map(|i| (i.label, i.group)).collect::<Vec<_>>(),
+            [(0, 0), (1, 1)]
+        );
+    }
+
+    #[test]
     fn biased_stream_has_its_group_effect() {
         let (train, _) = BiasedStream::default().generate().unwrap();
         let rate = |g: u8| {
