@@ -17,7 +17,7 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
 /// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size].
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// What to time (see above).
     #[arg(long)]

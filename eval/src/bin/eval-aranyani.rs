@@ -20,7 +20,7 @@ use zoo_eval::cli::{EvalArgs, parse_args, print_metrics, run};
 /// follows its most likely path). The file is encoded with the training file's categories and
 /// statistics (encoder.json); default data: the run's held-out set.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     eval: EvalArgs,

@@ -15,7 +15,7 @@ use zoo_eval::image_cls::{ImageArgs, classification_json, evaluate_classifier};
 /// its linear baseline: top-1/top-5 accuracy (prediction = the class whose basis vector has the
 /// largest cosine with the feature), per-class accuracy. The basis is part of the weights.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     eval: EvalArgs,

@@ -15,7 +15,7 @@ use zoo_eval::image_cls::{ImageArgs, ResNetArgs, classification_json, evaluate_c
 /// Evaluate a ResNet classifier with a pluggable normalization-activation (BN-ReLU, GN-ReLU or an
 /// EvoNorm) on the test split: top-1/top-5 accuracy, per-class accuracy.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     eval: EvalArgs,

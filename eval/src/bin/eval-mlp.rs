@@ -14,7 +14,7 @@ use zoo_eval::mlp::{FAMILY, MlpSetup, evaluate, metrics_json};
 /// Evaluate the demo MLP (the shared loop's reference workload) on the spiral test set: top-1 and
 /// top-2 accuracy, per-class accuracy. The test set is regenerated from the run's data config.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     eval: EvalArgs,

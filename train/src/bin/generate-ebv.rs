@@ -31,7 +31,7 @@ fn parse_construction(s: &str) -> Result<Construction, String> {
 /// for N <= d, the regular simplex for N = d + 1. Reports the achieved max |cos| next to the Welch
 /// lower bound sqrt((N - d) / (d (N - 1))); an alpha below the bound is refused.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// Number of vectors N (classes).
     #[arg(long, value_name = "N")]

@@ -11,7 +11,7 @@ use zoo_train::tour::{TourOptions, families};
 /// (generated or shipped in the repository, nothing is downloaded) and prints a table of results
 /// and timings.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// Device for every family: cpu, wgpu, wgpu:N, wgpu:cpu, cuda, cuda:N.
     #[arg(long, default_value = "cpu")]

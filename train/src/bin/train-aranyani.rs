@@ -36,7 +36,7 @@ fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String> {
 /// tradeoff.png (accuracy against DP gap) to --out. Defaults: K = 3, depth 4, Adam lr 2e-3,
 /// batch 1, delta 0.01, z-scored label-encoded features, one pass in file order.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,

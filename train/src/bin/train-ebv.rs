@@ -30,7 +30,7 @@ fn parse_head(s: &str) -> Result<HeadKind, String> {
 /// the same recipe. The basis is generated at start (exactly when N <= d + 1, else by the
 /// reference's sliced SGD to max |cos| <= alpha) or read with --basis, and saved in the weights.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     train: TrainArgs,

@@ -20,7 +20,7 @@ use zoo_train::evonorm::{EvoNormRun, train};
 /// --batch-size. EvoNorms sit where the TensorFlow reference puts them (affine-only EvoNorm with
 /// gamma 0 closing each block and on projection shortcuts).
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     train: TrainArgs,

@@ -19,7 +19,7 @@ use zoo_train::mlp::{MlpRun, train};
 /// test accuracy; --out keeps checkpoints, final weights (model.bpk), run.json, metrics.json,
 /// log.jsonl and loss/metrics plots; eval-mlp --checkpoint DIR evaluates them.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     train: TrainArgs,
