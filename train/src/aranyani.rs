@@ -55,17 +55,7 @@ pub fn online_pass(
         loss += l;
     }
     let seconds = t.elapsed().as_secs_f64();
-    let (mut soft, mut hard) = (Fairness::new(), Fairness::new());
-    for item in test {
-        x.clear();
-        x.extend(item.features.iter().map(|&v| f64::from(v)));
-        soft.add(learner.forest.predict(&x).min(1), item.label.min(1), item.group)?;
-        hard.add(
-            learner.forest.predict_hard(&x).min(1),
-            item.label.min(1),
-            item.group,
-        )?;
-    }
+    let (soft, hard) = zoo_eval::aranyani::evaluate(&learner.forest, test)?;
     let has_test = !test.is_empty();
     let result = PassResult {
         lambda: config.lambda,

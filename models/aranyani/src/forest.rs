@@ -188,11 +188,7 @@ impl Forest {
         }
         let mut q = vec![0.0; k * nl * nc];
         for (row, out) in self.theta.chunks(nc).zip(q.chunks_mut(nc)) {
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
-            for (o, v) in out.iter_mut().zip(row) {
-                *o = (v - m).exp() / z;
-            }
+            softmax_into(row, out);
         }
         let mut f = vec![0.0; nc];
         for (tl, &pl) in p.iter().enumerate() {
@@ -284,17 +280,25 @@ impl Forest {
             }
             let l = node - (1 << c.depth);
             let row = &self.theta[(t * c.leaves() + l) * nc..(t * c.leaves() + l + 1) * nc];
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
-            for cls in 0..nc {
-                f[cls] += (row[cls] - m).exp() / z;
-            }
+            let mut q = vec![0.0; nc];
+            softmax_into(row, &mut q);
+            f.iter_mut().zip(&q).for_each(|(f, q)| *f += q);
         }
         argmax(&f)
     }
 }
 
-fn argmax(v: &[f64]) -> usize {
+/// `out = softmax(row)`, shifted by the row's maximum for stability.
+fn softmax_into(row: &[f64], out: &mut [f64]) {
+    let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
+    for (o, v) in out.iter_mut().zip(row) {
+        *o = (v - m).exp() / z;
+    }
+}
+
+/// Index of the largest value (the first on ties).
+pub(crate) fn argmax(v: &[f64]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
         if x > v[best] {

@@ -1,6 +1,6 @@
 //! The online learner: Aranyani's per-instance update (`train_online` in `src/aranyani.py`).
 
-use crate::forest::{Adam, Forest, ForestConfig, ForestError, Grads};
+use crate::forest::{Adam, Forest, ForestConfig, ForestError, Grads, argmax};
 use crate::stats::{FairnessKind, GroupStats, PenaltyGradient};
 use serde::{Deserialize, Serialize};
 
@@ -106,10 +106,6 @@ impl OnlineLearner {
         }
         (prediction, loss)
     }
-}
-
-fn argmax(v: &[f64]) -> usize {
-    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
 }
 
 #[cfg(test)]
