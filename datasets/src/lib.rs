@@ -6,6 +6,8 @@
 
 pub mod error;
 pub mod image;
+pub mod nbody;
+pub mod npy;
 pub mod rng;
 pub mod synthetic;
 pub mod tabular;

@@ -1,0 +1,301 @@
+//! NumPy `.npy` and `.npz` files: the format of the N-body trajectories (EGNN/PONITA generator)
+//! and of MD17/rMD17. Reads C-ordered arrays of float, integer and bool dtypes in either byte
+//! order, format versions 1-3; writes version 1, little-endian, atomically.
+
+use crate::error::{DataError, Result};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// The values of an array, in the dtype the file stores.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpyData {
+    /// `f8`
+    F64(Vec<f64>),
+    /// `f4`
+    F32(Vec<f32>),
+    /// `i8`, `i4`, `i2`, `i1`, `u4`, `u2`, `u1`, `b1` (widened)
+    Int(Vec<i64>),
+}
+
+/// One array: shape (C order) and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    /// Shape; empty for a scalar.
+    pub shape: Vec<usize>,
+    /// Values in C order.
+    pub data: NpyData,
+}
+
+impl NpyArray {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True when the array holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values as f64 (integers converted).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match &self.data {
+            NpyData::F64(v) => v.clone(),
+            NpyData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            NpyData::Int(v) => v.iter().map(|&x| x as f64).collect(),
+        }
+    }
+
+    /// The values as f32.
+    pub fn to_f32(&self) -> Vec<f32> {
+        match &self.data {
+            NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
+            NpyData::F32(v) => v.clone(),
+            NpyData::Int(v) => v.iter().map(|&x| x as f32).collect(),
+        }
+    }
+
+    /// The values as integers; `None` for a float array.
+    pub fn to_i64(&self) -> Option<Vec<i64>> {
+        match &self.data {
+            NpyData::Int(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// A float64 array.
+    pub fn f64(shape: Vec<usize>, values: Vec<f64>) -> Self {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            values.len(),
+            "shape and length differ"
+        );
+        Self {
+            shape,
+            data: NpyData::F64(values),
+        }
+    }
+}
+
+/// Reads a `.npy` file.
+pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    parse_npy(&bytes).map_err(|m| DataError::format(path, m))
+}
+
+/// Reads every array of a `.npz` archive (stored or deflated), keyed by name without `.npy`.
+pub fn read_npz(path: impl AsRef<Path>) -> Result<BTreeMap<String, NpyArray>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| DataError::format(path, format!("not a zip (npz) archive: {e}")))?;
+    let mut out = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| DataError::format(path, format!("member {i}: {e}")))?;
+        let name = entry.name().to_string();
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| DataError::format(path, format!("member `{name}`: {e}")))?;
+        let array =
+            parse_npy(&bytes).map_err(|m| DataError::format(path, format!("member `{name}`: {m}")))?;
+        out.insert(name.trim_end_matches(".npy").to_string(), array);
+    }
+    Ok(out)
+}
+
+/// Parses the bytes of a `.npy` file; the error says what is wrong (the caller adds the file).
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not a .npy file (bad magic)".into());
+    }
+    let major = bytes[6];
+    let (header_len, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err("truncated header".into());
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        v => return Err(format!("unsupported .npy format version {v}")),
+    };
+    let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
+    let descr = dict_value(header, "descr").ok_or("header has no `descr`")?;
+    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
+    let fortran = dict_value(header, "fortran_order").ok_or("header has no `fortran_order`")?;
+    if fortran.trim() != "False" {
+        return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
+    }
+    let shape_text = dict_value(header, "shape").ok_or("header has no `shape`")?;
+    let shape = shape_text
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad shape `{shape_text}`"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let n: usize = shape.iter().product();
+    let body = &bytes[start + header_len..];
+    let (order, kind) = descr.split_at(1);
+    let big = match order {
+        "<" | "|" | "=" => false,
+        ">" => true,
+        _ => return Err(format!("unsupported dtype `{descr}`")),
+    };
+    let size: usize = kind[1..]
+        .parse()
+        .map_err(|_| format!("unsupported dtype `{descr}`"))?;
+    if body.len() < n * size {
+        return Err(format!(
+            "data is truncated: shape {shape:?} of `{descr}` needs {} bytes, the file has {}",
+            n * size,
+            body.len()
+        ));
+    }
+    let chunks = body[..n * size].chunks_exact(size);
+    macro_rules! decode {
+        ($t:ty) => {
+            chunks.map(|c| {
+                let a = c.try_into().expect("chunk size");
+                if big {
+                    <$t>::from_be_bytes(a)
+                } else {
+                    <$t>::from_le_bytes(a)
+                }
+            })
+        };
+    }
+    let data = match (kind.as_bytes()[0], size) {
+        (b'f', 8) => NpyData::F64(decode!(f64).collect()),
+        (b'f', 4) => NpyData::F32(decode!(f32).collect()),
+        (b'i', 8) => NpyData::Int(decode!(i64).collect()),
+        (b'i', 4) => NpyData::Int(decode!(i32).map(i64::from).collect()),
+        (b'i', 2) => NpyData::Int(decode!(i16).map(i64::from).collect()),
+        (b'i', 1) => NpyData::Int(decode!(i8).map(i64::from).collect()),
+        (b'u', 4) => NpyData::Int(decode!(u32).map(i64::from).collect()),
+        (b'u', 2) => NpyData::Int(decode!(u16).map(i64::from).collect()),
+        (b'u' | b'b', 1) => NpyData::Int(decode!(u8).map(i64::from).collect()),
+        _ => {
+            return Err(format!(
+                "unsupported dtype `{descr}` (float, int and bool are read)"
+            ));
+        }
+    };
+    Ok(NpyArray { shape, data })
+}
+
+/// The text of `key`'s value in the header's Python dict literal.
+fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let at = header
+        .find(&format!("'{key}'"))
+        .or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = header[at + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let end = if rest.starts_with('(') {
+        rest.find(')')? + 1
+    } else {
+        rest.find([',', '}'])?
+    };
+    Some(rest[..end].trim())
+}
+
+/// Encodes `array` as a version-1 `.npy` file (little-endian).
+pub fn encode_npy(array: &NpyArray) -> Vec<u8> {
+    let descr = match array.data {
+        NpyData::F64(_) => "<f8",
+        NpyData::F32(_) => "<f4",
+        NpyData::Int(_) => "<i8",
+    };
+    let shape = match array.shape.len() {
+        1 => format!("({},)", array.shape[0]),
+        _ => format!(
+            "({})",
+            array
+                .shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // Pad so that the data starts on a 64-byte boundary, as numpy does.
+    let total = MAGIC.len() + 4 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + array.len() * 8);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    match &array.data {
+        NpyData::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::Int(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+    }
+    out
+}
+
+/// Writes `array` to `path` atomically (temporary file in the same directory, then rename).
+pub fn write_npy(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
+    let path = path.as_ref();
+    let tmp = path.with_extension("npy.tmp");
+    std::fs::write(&tmp, encode_npy(array)).map_err(|e| DataError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_header_forms() {
+        let a = NpyArray::f64(vec![2, 3], vec![1.0, -2.5, 3.0, 4.0, 5.0, 6.0]);
+        let bytes = encode_npy(&a);
+        assert_eq!((bytes.len() - 48) % 64, 0, "header padded to 64 bytes");
+        assert_eq!(parse_npy(&bytes).unwrap(), a);
+        let one = NpyArray::f64(vec![3], vec![1.0, 2.0, 3.0]);
+        assert_eq!(parse_npy(&encode_npy(&one)).unwrap(), one);
+        // A big-endian int32 header as numpy writes it, shape key first.
+        let mut b = MAGIC.to_vec();
+        let h = "{'shape': (2,), 'fortran_order': False, 'descr': '>i4'}\n";
+        b.extend_from_slice(&[1, 0]);
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(&7i32.to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        let p = parse_npy(&b).unwrap();
+        assert_eq!(p.shape, vec![2]);
+        assert_eq!(p.to_i64(), Some(vec![7, -1]));
+    }
+
+    #[test]
+    fn bad_files_say_why() {
+        assert!(parse_npy(b"hello world").unwrap_err().contains("magic"));
+        let a = NpyArray::f64(vec![4], vec![1.0; 4]);
+        let bytes = encode_npy(&a);
+        let e = parse_npy(&bytes[..bytes.len() - 3]).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        let at = bytes.windows(5).position(|w| w == b"False").unwrap();
+        let mut fortran = bytes.clone();
+        fortran[at..at + 5].copy_from_slice(b"True ");
+        let e = parse_npy(&fortran).unwrap_err();
+        assert!(e.contains("Fortran"), "{e}");
+    }
+}
