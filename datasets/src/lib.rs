@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod image;
+pub mod md17;
 pub mod nbody;
 pub mod npy;
 pub mod rng;

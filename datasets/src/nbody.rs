@@ -12,9 +12,10 @@
 
 use crate::error::{DataError, Result};
 use crate::npy::{NpyArray, read_npy, write_npy};
-use crate::{Batcher, Dataset};
+use crate::{Batcher, Dataset, Rng};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// numpy's legacy `RandomState` (MT19937) with the draws the generator uses.
@@ -392,6 +393,7 @@ impl Batcher<NBodySample, NBodyBatch> for NBodyBatcher {
 #[derive(Debug, Clone)]
 pub struct NBody {
     samples: Vec<NBodySample>,
+    rotate: bool,
 }
 
 /// Frames of the `nbody_small` task: input 30, target 40.
@@ -418,7 +420,10 @@ impl NBody {
             .iter()
             .map(|t| sample(&t.loc, &t.vel, &t.charges, frames, n))
             .collect();
-        Ok(Self { samples })
+        Ok(Self {
+            samples,
+            rotate: false,
+        })
     }
 
     /// Reads split `split` (`train`, `valid`, `test`) from `dir`: `loc_<split>.npy` etc., or the
@@ -482,7 +487,17 @@ impl NBody {
                 )
             })
             .collect();
-        Ok(Self { samples })
+        Ok(Self {
+            samples,
+            rotate: false,
+        })
+    }
+
+    /// With `rotate`, every training view is rotated by its own uniformly random rotation
+    /// (positions, velocities and target together), the anchor's `RandomRotate` augmentation.
+    pub fn with_rotations(mut self, rotate: bool) -> Self {
+        self.rotate = rotate;
+        self
     }
 
     /// The examples.
@@ -518,6 +533,128 @@ impl Dataset<NBodySample> for NBody {
                 "index {index} out of range ({} examples)",
                 self.samples.len()
             ))
+        })
+    }
+
+    fn get_train(&self, index: usize, rng: &mut Rng) -> Result<NBodySample> {
+        let mut s = self.get(index)?;
+        if self.rotate {
+            let r = random_rotation(rng);
+            for v in s
+                .loc
+                .iter_mut()
+                .chain(s.vel.iter_mut())
+                .chain(s.target.iter_mut())
+            {
+                *v = std::array::from_fn(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2]);
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// A uniformly random rotation matrix (normalised Gaussian quaternion).
+pub fn random_rotation(rng: &mut Rng) -> [[f32; 3]; 3] {
+    use rand_distr::{Distribution, StandardNormal};
+    let q: [f64; 4] = std::array::from_fn(|_| StandardNormal.sample(rng));
+    let n = q.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let [w, x, y, z] = q.map(|v| v / n);
+    [
+        [
+            1.0 - 2.0 * (y * y + z * z),
+            2.0 * (x * y - w * z),
+            2.0 * (x * z + w * y),
+        ],
+        [
+            2.0 * (x * y + w * z),
+            1.0 - 2.0 * (x * x + z * z),
+            2.0 * (y * z - w * x),
+        ],
+        [
+            2.0 * (x * z - w * y),
+            2.0 * (y * z + w * x),
+            1.0 - 2.0 * (x * x + y * y),
+        ],
+    ]
+    .map(|row| row.map(|v| v as f32))
+}
+
+/// Where the N-body data come from (the `data.nbody` section of a PONITA run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NBodyData {
+    /// Directory with `{loc,vel,charges}_{train,valid,test}.npy` (written by
+    /// `eval-ponita nbody-generate` or the published `..._charged5_initvel1small.npy`); `None`
+    /// generates the set in memory from `seed` and the counts below.
+    pub dir: Option<PathBuf>,
+    /// Seed of the numpy stream (43 for `nbody_small`).
+    pub seed: u32,
+    /// Training trajectories generated (all are drawn, to keep the stream aligned).
+    pub num_train: usize,
+    /// Validation trajectories generated.
+    pub num_valid: usize,
+    /// Test trajectories generated.
+    pub num_test: usize,
+    /// Training examples used (the first ones; PONITA uses 3,000 of 10,000).
+    pub max_train: Option<usize>,
+    /// Validation and test examples used (the first ones; all when unset).
+    pub max_eval: Option<usize>,
+    /// Rotate each training example randomly (every epoch anew).
+    pub rotate: bool,
+}
+
+impl Default for NBodyData {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            seed: 43,
+            num_train: 10_000,
+            num_valid: 2_000,
+            num_test: 2_000,
+            max_train: Some(3_000),
+            max_eval: None,
+            rotate: true,
+        }
+    }
+}
+
+/// The three N-body splits, ready for training.
+#[derive(Debug, Clone)]
+pub struct NBodySets {
+    /// Training examples (with the rotation setting applied).
+    pub train: NBody,
+    /// Validation examples.
+    pub valid: NBody,
+    /// Test examples.
+    pub test: NBody,
+}
+
+impl NBodyData {
+    /// Reads or generates the splits.
+    pub fn open(&self) -> Result<NBodySets> {
+        let (train, valid, test) = match &self.dir {
+            Some(dir) => (
+                NBody::load(dir, "train", self.max_train)?,
+                NBody::load(dir, "valid", self.max_eval)?,
+                NBody::load(dir, "test", self.max_eval)?,
+            ),
+            None => {
+                let sim = ChargedParticles::default();
+                let splits = generate(&sim, self.seed, self.num_train, self.num_valid, self.num_test);
+                (
+                    NBody::from_trajectories(&splits.train, &sim, self.max_train)?,
+                    NBody::from_trajectories(&splits.valid, &sim, self.max_eval)?,
+                    NBody::from_trajectories(&splits.test, &sim, self.max_eval)?,
+                )
+            }
+        };
+        if train.is_empty() {
+            return Err(DataError::invalid("the N-body training set is empty"));
+        }
+        Ok(NBodySets {
+            train: train.with_rotations(self.rotate),
+            valid,
+            test,
         })
     }
 }

@@ -11,5 +11,6 @@ pub mod evonorm;
 pub mod image_cls;
 pub mod metrics;
 pub mod mlp;
+pub mod ponita;
 
 pub use device::{parse_device, parse_devices};

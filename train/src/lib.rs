@@ -18,6 +18,7 @@ pub mod mlp;
 pub mod optim;
 pub mod params;
 pub mod plot;
+pub mod ponita;
 pub mod report;
 pub mod schedule;
 pub mod tour;

@@ -450,7 +450,11 @@ impl Ponita {
         let readout = readout.expect("at least one readout") / self.readouts.len() as f64;
         let [_, o, _] = readout.dims();
         let (ns, nv) = (cfg.output_scalars, cfg.output_vectors);
-        let mut scalars = readout.clone().narrow(2, 0, ns).mean_dim(1).reshape([n, ns]);
+        let mut scalars = if ns > 0 {
+            readout.clone().narrow(2, 0, ns).mean_dim(1).reshape([n, ns])
+        } else {
+            Tensor::zeros([n, 0], &device)
+        };
         let vectors = match grid {
             Some(grid) if nv > 0 => {
                 let rv = readout.narrow(2, ns, nv).swap_dims(1, 2); // [N, V, O]
