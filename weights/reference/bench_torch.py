@@ -4,7 +4,7 @@
 
 prints one JSON object (model, mode, batch, size, device, iterations, median_ms, p10_ms, p90_ms,
 items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
-[batch, 64, size, size]). Threads: torch's default (all cores), like burn's CPU backend.
+[batch, 64, size, size]); ponita (batch systems of size particles, see `ponita`). Threads: torch's default (all cores), like burn's CPU backend.
 """
 import argparse
 import json
@@ -38,6 +38,37 @@ def evonorm(name, mode, batch, size):
     return step
 
 
+def ponita(mode, batch, size):
+    """PONITA at the paper's N-body size (H 128, basis 256, 5 layers, 16 orientations) on `batch`
+    fully connected systems of `size` particles, the layer equations of ponita_fixtures.py with the
+    anchor's gather/index_add message passing; train = forward + position MSE + backward."""
+    import ponita_fixtures as P
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    model = P.Ponita(h=128, basis=256, layers=5, out_s=0, out_v=1, radius=None)
+    grid = P.fibonacci(16).float()
+    n = batch * size
+    pos, vel = torch.randn(n, 3), torch.randn(n, 1, 3) * 0.5
+    charge, target = torch.randn(n, 1).sign(), torch.randn(n, 3)
+    idx = torch.arange(n).view(batch, size)
+    src = idx[:, None, :].expand(batch, size, size).reshape(-1)
+    dst = idx[:, :, None].expand(batch, size, size).reshape(-1)
+    if mode == "train":
+        model.train()
+
+        def step():
+            model.zero_grad(set_to_none=True)
+            _, v, _ = model(pos, charge, vel, src, dst, grid)
+            ((pos + v[:, 0]) - target).pow(2).mean().backward()
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(pos, charge, vel, src, dst, grid)
+    return step
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True)
@@ -53,6 +84,8 @@ def main():
         raise SystemExit("bench_torch.py runs on the CPU only")
     if a.model.startswith("evonorm-"):
         step = evonorm(a.model[len("evonorm-"):], a.mode, a.batch, a.size)
+    elif a.model == "ponita":
+        step = ponita(a.mode, a.batch, a.size)
     else:
         raise SystemExit(f"unknown model {a.model}")
     for _ in range(a.warmup):

@@ -42,21 +42,22 @@ def cutoff(d, r):
 
 
 class Basis(nn.Module):
-    def __init__(self, k):
+    def __init__(self, k, h=H, basis=BASIS, degree=DEGREE):
         super().__init__()
-        width = sum(k**d for d in range(1, DEGREE + 1))
-        self.l1, self.l2 = nn.Linear(width, H), nn.Linear(H, BASIS)
+        width = sum(k**d for d in range(1, degree + 1))
+        self.degree = degree
+        self.l1, self.l2 = nn.Linear(width, h), nn.Linear(h, basis)
 
     def forward(self, z):
-        return F.gelu(self.l2(F.gelu(self.l1(poly(z, DEGREE)))))
+        return F.gelu(self.l2(F.gelu(self.l1(poly(z, self.degree)))))
 
 
 class Conv(nn.Module):
-    def __init__(self):
+    def __init__(self, h=H, basis=BASIS):
         super().__init__()
-        self.kernel = nn.Linear(BASIS, H, bias=False)
-        self.fiber_kernel = nn.Linear(BASIS, H, bias=False)
-        self.bias = nn.Parameter(torch.randn(H) * 0.1)
+        self.kernel = nn.Linear(basis, h, bias=False)
+        self.fiber_kernel = nn.Linear(basis, h, bias=False)
+        self.bias = nn.Parameter(torch.randn(h) * 0.1)
 
     def forward(self, x, kb, fb, src, dst, stats=None):
         msg = x[src] * self.kernel(kb)
@@ -68,15 +69,15 @@ class Conv(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self):
+    def __init__(self, h=H, basis=BASIS, widen=WIDEN):
         super().__init__()
-        self.conv = Conv()
-        self.norm = nn.LayerNorm(H)
-        self.lin1, self.lin2 = nn.Linear(H, WIDEN * H), nn.Linear(WIDEN * H, H)
-        self.layer_scale = nn.Parameter(torch.rand(H) + 0.5)
+        self.conv = Conv(h, basis)
+        self.norm = nn.LayerNorm(h)
+        self.lin1, self.lin2 = nn.Linear(h, widen * h), nn.Linear(widen * h, h)
+        self.layer_scale = nn.Parameter(torch.rand(h) + 0.5)
         with torch.no_grad():
-            self.norm.weight.add_(torch.randn(H) * 0.1)
-            self.norm.bias.add_(torch.randn(H) * 0.1)
+            self.norm.weight.add_(torch.randn(h) * 0.1)
+            self.norm.bias.add_(torch.randn(h) * 0.1)
 
     def forward(self, x, kb, fb, src, dst, stats=None):
         y = self.lin2(F.gelu(self.lin1(self.norm(self.conv(x, kb, fb, src, dst, stats)))))
@@ -84,28 +85,32 @@ class Block(nn.Module):
 
 
 class Ponita(nn.Module):
-    def __init__(self):
+    def __init__(self, h=H, basis=BASIS, layers=LAYERS, out_s=OUT_S, out_v=OUT_V, radius=RADIUS):
         super().__init__()
-        self.embed = nn.Linear(IN_S + IN_V, H, bias=False)
-        self.spatial_basis, self.fiber_basis = Basis(2), Basis(1)
-        self.layers = nn.ModuleList(Block() for _ in range(LAYERS))
-        self.readouts = nn.ModuleList(nn.Linear(H, OUT_S + OUT_V) for _ in range(LAYERS))
+        self.out_s, self.radius = out_s, radius
+        self.embed = nn.Linear(IN_S + IN_V, h, bias=False)
+        self.spatial_basis, self.fiber_basis = Basis(2, h, basis), Basis(1, h, basis)
+        self.layers = nn.ModuleList(Block(h, basis) for _ in range(layers))
+        self.readouts = nn.ModuleList(nn.Linear(h, out_s + out_v) for _ in range(layers))
 
     def forward(self, pos, scal, vec, src, dst, grid, stats=None):
+        o = grid.shape[0]
         rel = (pos[src] - pos[dst])[:, None, :]
         a1 = (rel * grid[None]).sum(-1, keepdim=True)
         a2 = (rel - a1 * grid[None]).norm(dim=-1, keepdim=True)
         inv = torch.cat([a1, a2], -1)
-        kb = self.spatial_basis(inv) * cutoff(rel.norm(dim=-1, keepdim=True), RADIUS)
+        kb = self.spatial_basis(inv)
+        if self.radius is not None:
+            kb = kb * cutoff(rel.norm(dim=-1, keepdim=True), self.radius)
         fb = self.fiber_basis((grid[None] * grid[:, None]).sum(-1, keepdim=True))
-        x = torch.cat([scal[:, None, :].expand(-1, O, -1), torch.einsum("nvd,od->nov", vec, grid)], -1)
+        x = torch.cat([scal[:, None, :].expand(-1, o, -1), torch.einsum("nvd,od->nov", vec, grid)], -1)
         x = self.embed(x)
         outs = []
         for layer, ro in zip(self.layers, self.readouts):
             x = layer(x, kb, fb, src, dst, stats)
             outs.append(ro(x))
         r = sum(outs) / len(outs)
-        return r[..., :OUT_S].mean(1), torch.einsum("nov,od->nvd", r[..., OUT_S:], grid) / O, inv
+        return r[..., : self.out_s].mean(1), torch.einsum("nov,od->nvd", r[..., self.out_s :], grid) / o, inv
 
 
 def main():

@@ -15,7 +15,9 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 
 /// Time a model of the zoo: forward (infer) or forward + backward (train), median and p10/p90
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
-/// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size].
+/// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size]; ponita (the paper's
+/// N-body network on `batch` fully connected systems of `size` particles; train = forward,
+/// position MSE, backward).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -54,11 +56,13 @@ fn main() -> ExitCode {
             "infer" => false,
             other => anyhow::bail!("--mode must be infer or train, got `{other}`"),
         };
-        let samples = if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
+        let samples = if cli.model == "ponita" {
+            bench_ponita(&cli, &device, train)?
+        } else if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita",
                 cli.model
             );
         };
@@ -121,6 +125,39 @@ fn bench_evonorm(kind: EvoNormKind, cli: &Cli, device: &Device, train: bool) -> 
                 .forward(x.clone())
                 .slice([0..1, 0..1, 0..1, 0..1])
                 .into_data();
+        }))
+    }
+}
+
+fn bench_ponita(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+    use zoo_datasets::nbody::NBodyBatch;
+    use zoo_eval::ponita::NBodyModel;
+    let (b, n) = (cli.batch, cli.size);
+    device.seed(0);
+    let dev = if train {
+        device.clone().autodiff()
+    } else {
+        device.clone()
+    };
+    let batch = NBodyBatch {
+        loc: Tensor::random([b, n, 3], Distribution::Normal(0.0, 1.0), &dev),
+        vel: Tensor::random([b, n, 3], Distribution::Normal(0.0, 0.5), &dev),
+        charges: Tensor::random([b, n], Distribution::Normal(0.0, 1.0), &dev).sign(),
+        target: Tensor::random([b, n, 3], Distribution::Normal(0.0, 1.0), &dev),
+    };
+    let model = NBodyModel::init(&zoo_ponita::PonitaConfig::nbody(), &dev)?;
+    if train {
+        let model = model.train();
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let grads = model.loss(&batch).backward();
+            let g = burn::optim::GradientsParams::from_grads(grads, &model);
+            // Read the gradients back so the whole backward pass is done.
+            std::hint::black_box(g.len());
+        }))
+    } else {
+        let model = model.valid();
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let _ = model.predict(&batch).slice([0..1, 0..1, 0..1]).into_data();
         }))
     }
 }

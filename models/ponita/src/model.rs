@@ -270,12 +270,20 @@ struct Bases {
     fiber: Option<Tensor<3>>,
 }
 
+/// `linear` applied to the last axis of a rank-3 tensor as one `[rows, in] x [in, out]` product
+/// (a rank-3 input would be a batched product with the weight broadcast, several times slower in
+/// backward on the CPU backend).
+fn linear3(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
+    let [a, b, c] = x.dims();
+    let y = linear.forward(x.reshape([a * b, c]));
+    let out = y.dims()[1];
+    y.reshape([a, b, out])
+}
+
 impl BasisMlp {
-    fn forward<const D: usize>(&self, invariants: Tensor<D>, degree: usize) -> Tensor<D> {
-        gelu(
-            self.l2
-                .forward(gelu(self.l1.forward(polynomial_features(invariants, degree)))),
-        )
+    fn forward(&self, invariants: Tensor<3>, degree: usize) -> Tensor<3> {
+        let p = polynomial_features(invariants, degree);
+        gelu(linear3(&self.l2, gelu(linear3(&self.l1, p))))
     }
 }
 
@@ -294,11 +302,11 @@ impl SeparableConv {
         edges: &Edges,
         stats: Option<&mut Vec<ConvStats>>,
     ) -> Tensor<3> {
-        let k = self.kernel.forward(bases.spatial.clone()); // [E, O, H]
+        let k = linear3(&self.kernel, bases.spatial.clone()); // [E, O, H]
         let x1 = edges.aggregate(x.clone(), k);
         let x2 = match (&self.fiber_kernel, &bases.fiber) {
             (Some(fk), Some(fb)) => {
-                let kf = fk.forward(fb.clone()); // [O, O, H]
+                let kf = linear3(fk, fb.clone()); // [O, O, H]
                 let [n, o, c] = x1.dims();
                 // x2[n, p, c] = (1/O) sum_o x1[n, o, c] kf[o, p, c]: a matmul per channel.
                 let a = x1.clone().permute([2, 0, 1]); // [C, N, O]
@@ -328,7 +336,7 @@ impl ConvNextBlock {
         stats: Option<&mut Vec<ConvStats>>,
     ) -> Tensor<3> {
         let y = self.conv.forward(x.clone(), bases, edges, stats);
-        let y = self.lin2.forward(gelu(self.lin1.forward(self.norm.forward(y))));
+        let y = linear3(&self.lin2, gelu(linear3(&self.lin1, self.norm.forward(y))));
         let y = match &self.layer_scale {
             Some(g) => {
                 let h = g.dims()[0];
@@ -434,13 +442,13 @@ impl Ponita {
             }
             (Bases { spatial, fiber }, Tensor::cat(parts, 2), Some(grid))
         };
-        let mut h = self.embed.forward(x);
+        let mut h = linear3(&self.embed, x);
         let mut readout: Option<Tensor<3>> = None;
         let first_readout = self.layers.len() - self.readouts.len();
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h, &bases, &graph.edges, stats.as_deref_mut());
             if i >= first_readout {
-                let r = self.readouts[i - first_readout].forward(h.clone());
+                let r = linear3(&self.readouts[i - first_readout], h.clone());
                 readout = Some(match readout {
                     Some(acc) => acc + r,
                     None => r,
