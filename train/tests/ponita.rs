@@ -67,7 +67,7 @@ fn nbody_run_beats_no_motion_and_evaluates_back() {
     let setup: zoo_eval::ponita::PonitaSetup = zoo_weights::run::read_manifest(&out, "ponita").unwrap();
     let model = zoo_weights::load_module(
         NBodyModel::init(&setup.model, &device).unwrap(),
-        &out.join("model.bpk"),
+        out.join("model.bpk"),
     )
     .unwrap();
     let sets = setup.data.nbody.open().unwrap();

@@ -19,9 +19,9 @@ pub enum Edges {
     /// Explicit edges over all nodes of the batch.
     Sparse {
         /// Sending node of each edge.
-        src: Tensor<1, Int>,
+        src: Box<Tensor<1, Int>>,
         /// Receiving node of each edge.
-        dst: Tensor<1, Int>,
+        dst: Box<Tensor<1, Int>>,
     },
 }
 
@@ -34,7 +34,9 @@ impl Edges {
                 let p = pos.reshape([b, n, 3]);
                 (p.clone().reshape([b, 1, n, 3]) - p.reshape([b, n, 1, 3])).reshape([b * n * n, 3])
             }
-            Edges::Sparse { src, dst } => pos.clone().select(0, src.clone()) - pos.select(0, dst.clone()),
+            Edges::Sparse { src, dst } => {
+                pos.clone().select(0, (**src).clone()) - pos.select(0, (**dst).clone())
+            }
         }
     }
 
@@ -50,10 +52,10 @@ impl Edges {
                     .reshape([n_all, o, c])
             }
             Edges::Sparse { src, dst } => {
-                let messages = x.select(0, src.clone()) * k;
+                let messages = x.select(0, (**src).clone()) * k;
                 Tensor::zeros([n_all, o, c], &messages.device()).select_assign(
                     0,
-                    dst.clone(),
+                    (**dst).clone(),
                     messages,
                     IndexingUpdateOp::Add,
                 )
@@ -118,8 +120,8 @@ impl Graph {
         };
         Self {
             edges: Edges::Sparse {
-                src: ints(src),
-                dst: ints(dst),
+                src: Box::new(ints(src)),
+                dst: Box::new(ints(dst)),
             },
             batch: ints(batch),
             num_graphs: batch.iter().max().map_or(0, |m| m + 1),

@@ -148,7 +148,7 @@ impl PonitaConfig {
             ));
         }
         if let Some(r) = self.radius
-            && !(r > 0.0)
+            && (r.is_nan() || r <= 0.0)
         {
             return bad(format!("radius must be positive, got {r}"));
         }
