@@ -190,3 +190,44 @@ pub fn radius_graph(
     }
     (src, dst)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn radius_graph_keeps_graphs_apart_and_caps_neighbours() {
+        let pos = [
+            [0.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [3.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [0.5, 0.0, 0.0],
+        ];
+        let batch = [0, 0, 0, 1, 1];
+        let (src, dst) = radius_graph(&pos, &batch, 1.5, 10, true);
+        let edges: Vec<(usize, usize)> = src.into_iter().zip(dst).collect();
+        // Graph 0: 0 <-> 1 within 1.5, node 2 alone; graph 1: 3 <-> 4; self-loops everywhere.
+        assert_eq!(
+            edges,
+            [
+                (0, 0),
+                (1, 0),
+                (0, 1),
+                (1, 1),
+                (2, 2),
+                (3, 3),
+                (4, 3),
+                (3, 4),
+                (4, 4)
+            ]
+        );
+        let (src, _) = radius_graph(&pos, &batch, 1.5, 10, false);
+        assert_eq!(src, [1, 0, 4, 3]);
+        // A cap of 1 keeps the nearest sender (the node itself when self-loops are on).
+        let (src, dst) = radius_graph(&pos, &batch, 10.0, 1, true);
+        assert_eq!(src, dst);
+        let (src, dst) = radius_graph(&pos, &batch, 10.0, 1, false);
+        assert_eq!((src, dst), (vec![1, 0, 1, 4, 3], vec![0, 1, 2, 3, 4]));
+    }
+}
