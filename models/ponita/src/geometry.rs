@@ -1,4 +1,4 @@
-//! Invariants of point pairs in R^3 and in R^3 x S^2 (paper Sec. 3.2, Eq. 8-9), the polynomial
+//! Invariants of point pairs in R^3 and in R^3 x S^2 (anchor `ponita/geometry/invariants.py`), the polynomial
 //! embedding of the invariants and the smooth radial cutoff.
 
 use burn::prelude::*;
@@ -12,7 +12,7 @@ pub fn safe_norm<const D: usize>(v: Tensor<D>) -> Tensor<D> {
 }
 
 /// Spatial invariants of edges with displacements `rel = x_j - x_i` `[E, 3]` for every
-/// orientation o of `grid` `[O, 3]`: a1 = rel . o and a2 = |rel - a1 o| (Eq. 9), `[E, O, 2]`.
+/// orientation o of `grid` `[O, 3]`: a1 = rel . o and a2 = |rel - a1 o|, `[E, O, 2]`.
 pub fn spatial_invariants(rel: Tensor<2>, grid: Tensor<2>) -> Tensor<3> {
     let [e, _] = rel.dims();
     let o = grid.dims()[0];
@@ -28,7 +28,7 @@ pub fn fiber_invariants(grid: Tensor<2>) -> Tensor<3> {
     grid.clone().matmul(grid.transpose()).reshape([o, o, 1])
 }
 
-/// Invariants of a pair of position-orientation points (p_s, o_s) -> (p_t, o_t) (Eq. 8, the
+/// Invariants of a pair of position-orientation points (p_s, o_s) -> (p_t, o_t) (the
 /// R^3 x S^2 point-cloud mode): a1 = (p_s - p_t) . o_t, a2 = |(p_s - p_t) - a1 o_t|, a3 = o_s . o_t.
 /// All inputs `[E, 3]`, result `[E, 3]`.
 pub fn point_pair_invariants(ps: Tensor<2>, os: Tensor<2>, pt: Tensor<2>, ot: Tensor<2>) -> Tensor<2> {
@@ -71,4 +71,55 @@ pub fn polynomial_cutoff<const D: usize>(d: Tensor<D>, radius: f64) -> Tensor<D>
     let u6 = u.clone().powi_scalar(6);
     let poly = u6.clone().mul_scalar(-28.0) + u6.clone() * u.clone() * 48.0 - u6 * u.clone() * u * 21.0 + 1.0;
     poly * inside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn t2(v: &[[f32; 3]]) -> Tensor<2> {
+        let flat: Vec<f32> = v.iter().flatten().copied().collect();
+        Tensor::from_data(TensorData::new(flat, [v.len(), 3]), &Device::flex())
+    }
+
+    fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn point_pair_invariants_are_invariant() {
+        let (ps, pt) = ([[1.0, 2.0, 0.5]], [[0.0, 1.0, -0.5]]);
+        let (os, ot) = ([[0.0, 0.6, 0.8]], [[1.0, 0.0, 0.0]]);
+        let a = vals(point_pair_invariants(t2(&ps), t2(&os), t2(&pt), t2(&ot)));
+        // rel = (1, 1, 1): a1 = 1, a2 = |(0, 1, 1)| = sqrt 2, a3 = 0.
+        assert!((a[0] - 1.0).abs() < 1e-6 && (a[1] - 2f32.sqrt()).abs() < 1e-6 && a[2].abs() < 1e-6);
+        // A rotation about z by 90 degrees and a shift change nothing.
+        let r = |v: [[f32; 3]; 1], shift: f32| [[-v[0][1] + shift, v[0][0] + shift, v[0][2] + shift]];
+        let b = vals(point_pair_invariants(
+            t2(&r(ps, 3.0)),
+            t2(&r(os, 0.0)),
+            t2(&r(pt, 3.0)),
+            t2(&r(ot, 0.0)),
+        ));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn polynomial_features_and_cutoff() {
+        let z = Tensor::<3>::from_data(TensorData::new(vec![2.0f32, 3.0], [1, 1, 2]), &Device::flex());
+        let p = vals(polynomial_features(z, 3));
+        assert_eq!(p.len(), polynomial_width(2, 3));
+        assert_eq!(&p[..6], &[2.0, 3.0, 4.0, 6.0, 6.0, 9.0]);
+        assert_eq!(&p[6..], &[8.0, 12.0, 12.0, 18.0, 12.0, 18.0, 18.0, 27.0]);
+        let d = Tensor::<1>::from_data(TensorData::new(vec![0.0f32, 0.5, 1.0, 2.0], [4]), &Device::flex());
+        let c = vals(polynomial_cutoff(d, 1.0));
+        let u: f32 = 0.5;
+        let mid = 1.0 - 28.0 * u.powi(6) + 48.0 * u.powi(7) - 21.0 * u.powi(8);
+        assert_eq!(c[0], 1.0);
+        assert!(
+            (c[1] - mid).abs() < 1e-6 && c[2].abs() < 1e-6 && c[3] == 0.0,
+            "{c:?}"
+        );
+    }
 }

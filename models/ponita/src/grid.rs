@@ -1,5 +1,5 @@
 //! Orientation grids on S^2: the points o_1..o_O over which PONITA's fiber is sampled
-//! (paper Sec. 3; ponita-torch `GridGenerator`).
+//! (ponita-torch `GridGenerator`, anchor `geometry/rotation.py`).
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};

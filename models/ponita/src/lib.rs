@@ -2,7 +2,7 @@
 //! Position-Orientation Space" (Bekkers, Vadgama, Hesselink, van der Linden, Romero; ICLR 2024).
 //!
 //! Features live on position-orientation space R^3 x S^2, sampled on a fixed grid of O
-//! orientations per node. Convolution kernels depend only on invariants of point pairs (Eq. 8-9),
+//! orientations per node. Convolution kernels depend only on bi-invariants of point pairs,
 //! so the network is SE(3) equivariant up to the grid's discretisation (exactly when the grid is
 //! rotated with the input, or for the icosahedral grid under icosahedral rotations).
 //!

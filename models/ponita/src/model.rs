@@ -1,4 +1,4 @@
-//! The PONITA network (paper Sec. 3-4, Fig. 2; anchor `ponita/models/ponita.py`): lift the inputs
+//! The PONITA network (anchor `ponita/models/ponita.py`, `ponita/nn/conv.py`, `convnext.py`): lift the inputs
 //! onto the orientation grid, compute the pair invariants once, embed them with two basis MLPs,
 //! then `layers` ConvNeXt blocks of separable (spatial, then fiber) depthwise convolutions, and
 //! read scalars and vectors out of the fiber.
@@ -27,7 +27,7 @@ pub enum TaskLevel {
     Graph,
 }
 
-/// Architecture; the defaults are the paper's N-body model (Table 5 / `main_nbody.py`).
+/// Architecture; the defaults are the paper's N-body model (`main_nbody.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PonitaConfig {
@@ -213,7 +213,8 @@ pub struct BasisMlp {
 }
 
 /// Depthwise separable convolution on R^3 x S^2: spatial kernel K(a1, a2) per orientation, sum
-/// over neighbours; then fiber kernel Kf(o_p . o_q), mean over the grid, plus bias (Eq. 10-11).
+/// over neighbours; then fiber kernel Kf(o_p . o_q), mean over the grid, plus bias
+/// (anchor `SeparableFiberBundleConv`).
 #[derive(Module, Debug)]
 pub struct SeparableConv {
     kernel: Linear,
