@@ -17,7 +17,7 @@ use zoo_datasets::nbody::{ChargedParticles, generate, write_splits};
 use zoo_eval::cli::{EvalArgs, parse_args, print_metrics, run};
 use zoo_eval::ponita::{
     FAMILY, KCAL_PER_MOL_TO_MEV, Md17Model, NBodyModel, PonitaArgs, PonitaDataset, PonitaSetup,
-    evaluate_md17, evaluate_nbody,
+    evaluate_md17, evaluate_nbody, rotation_check,
 };
 
 /// Evaluate PONITA (Bekkers et al., ICLR 2024) on the N-body benchmark: position MSE on the test
@@ -37,6 +37,10 @@ struct Cli {
     /// Split to evaluate: test or valid.
     #[arg(long, value_name = "SPLIT", default_value = "test")]
     split: String,
+    /// N-body: also evaluate every system under its own random rotation (grid fixed) and report
+    /// the MSE there and the equivariance error MSE(f(R x), R f(x)).
+    #[arg(long)]
+    rotations: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +141,12 @@ fn main() -> ExitCode {
         metrics.insert("mse_no_motion".into(), m.no_motion.mse().into());
         metrics.insert("mse_constant_velocity".into(), m.constant_velocity.mse().into());
         metrics.insert("systems".into(), split.len().into());
+        if cli.rotations {
+            let seed = args.common.seed.unwrap_or(0);
+            let r = rotation_check(&model, split, args.batch_size.unwrap_or(100), seed, &device)?;
+            metrics.insert("mse_rotated".into(), r.rotated.mse().into());
+            metrics.insert("equivariance_mse".into(), r.equivariance.mse().into());
+        }
         finish(&cli, &weights, &metrics, "N-body")
     })
 }
