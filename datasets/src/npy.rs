@@ -99,7 +99,9 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<BTreeMap<String, NpyArray>> {
             .by_index(i)
             .map_err(|e| DataError::format(path, format!("member {i}: {e}")))?;
         let name = entry.name().to_string();
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        // The member's declared size is not trusted for the allocation (a hostile header may
+        // claim terabytes); the buffer grows with what is actually decompressed.
+        let mut bytes = Vec::with_capacity((entry.size() as usize).min(1 << 26));
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| DataError::format(path, format!("member `{name}`: {e}")))?;
@@ -148,25 +150,37 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
                 .map_err(|_| format!("bad shape `{shape_text}`"))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let n: usize = shape.iter().product();
+    // A header may claim any shape: check the size against the bytes present before allocating.
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
     let body = &bytes[start + header_len..];
+    if descr.len() < 3 || !descr.is_char_boundary(1) {
+        return Err(format!("unsupported dtype `{descr}`"));
+    }
     let (order, kind) = descr.split_at(1);
     let big = match order {
         "<" | "|" | "=" => false,
         ">" => true,
         _ => return Err(format!("unsupported dtype `{descr}`")),
     };
-    let size: usize = kind[1..]
-        .parse()
-        .map_err(|_| format!("unsupported dtype `{descr}`"))?;
-    if body.len() < n * size {
+    let size: usize = kind
+        .get(1..)
+        .and_then(|k| k.parse().ok())
+        .filter(|&k| k > 0)
+        .ok_or_else(|| format!("unsupported dtype `{descr}`"))?;
+    let needed = n
+        .checked_mul(size)
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    if body.len() < needed {
         return Err(format!(
             "data is truncated: shape {shape:?} of `{descr}` needs {} bytes, the file has {}",
-            n * size,
+            needed,
             body.len()
         ));
     }
-    let chunks = body[..n * size].chunks_exact(size);
+    let chunks = body[..needed].chunks_exact(size);
     macro_rules! decode {
         ($t:ty) => {
             chunks.map(|c| {
@@ -283,6 +297,36 @@ mod tests {
         let p = parse_npy(&b).unwrap();
         assert_eq!(p.shape, vec![2]);
         assert_eq!(p.to_i64(), Some(vec![7, -1]));
+    }
+
+    #[test]
+    fn huge_claimed_shapes_are_errors_not_allocations() {
+        for shape in ["(100000, 100000, 100000)", "(18446744073709551615, 2)"] {
+            let mut b = MAGIC.to_vec();
+            let h = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}\n");
+            b.extend_from_slice(&[1, 0]);
+            b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+            b.extend_from_slice(h.as_bytes());
+            b.extend_from_slice(&[0; 16]);
+            let e = parse_npy(&b).unwrap_err();
+            assert!(e.contains("truncated") || e.contains("too large"), "{e}");
+        }
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        use rand::{RngExt, SeedableRng};
+        let good = encode_npy(&NpyArray::f64(vec![2, 3], vec![1.5; 6]));
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(0);
+        for _ in 0..5000 {
+            let mut b = good.clone();
+            for _ in 0..rng.random_range(1..6) {
+                let i = rng.random_range(0..b.len());
+                b[i] = rng.random();
+            }
+            b.truncate(rng.random_range(0..=b.len()));
+            let _ = parse_npy(&b);
+        }
     }
 
     #[test]
