@@ -56,14 +56,34 @@ fn list(items: &[String], max: usize) -> String {
 /// Loads the safetensors state dict at `path` into `model` through `map`. Fails when a tensor of
 /// the model has no source (unless `allow_partial`), when a source tensor matched by the filter is
 /// not used, or when shapes differ.
-pub fn load_safetensors<M: Module>(mut model: M, path: &Path, map: &KeyMap) -> Result<M, ImportError> {
+pub fn load_safetensors<M: Module>(model: M, path: &Path, map: &KeyMap) -> Result<M, ImportError> {
     if !path.is_file() {
         return Err(ImportError::Read {
             path: path.to_path_buf(),
             message: "no such file".into(),
         });
     }
-    let mut store = SafetensorsStore::from_file(path)
+    load_from_store(model, SafetensorsStore::from_file(path), path, map)
+}
+
+/// [`load_safetensors`] on a state dict held in memory (`bytes`, a safetensors file; `path` names
+/// where it came from, for errors).
+pub fn load_safetensors_bytes<M: Module>(
+    model: M,
+    bytes: Vec<u8>,
+    path: &Path,
+    map: &KeyMap,
+) -> Result<M, ImportError> {
+    load_from_store(model, SafetensorsStore::from_bytes(Some(bytes)), path, map)
+}
+
+fn load_from_store<M: Module>(
+    mut model: M,
+    store: SafetensorsStore,
+    path: &Path,
+    map: &KeyMap,
+) -> Result<M, ImportError> {
+    let mut store = store
         .allow_partial(true)
         .skip_enum_variants(map.skip_enum_variants);
     let only = match &map.only {

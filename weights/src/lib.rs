@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod basis;
 pub mod bpk;
 pub mod checkpoint;
+pub mod clip;
 pub mod fixture;
 pub mod import;
 pub mod run;

@@ -4,6 +4,8 @@
 //! weights, preprocessing and zero-shot evaluation are planned (issue 7).
 
 mod html_entities;
+pub mod model;
 pub mod tokenizer;
 
+pub use model::{Clip, ClipConfig, TextConfig, VisionConfig};
 pub use tokenizer::{CONTEXT_LENGTH, EOT, SOT, Tokenizer};

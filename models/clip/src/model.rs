@@ -1,0 +1,438 @@
+//! CLIP's image and text towers with open_clip's module layout (`visual.*`, and the text tower's
+//! `token_embedding`, `positional_embedding`, `transformer`, `ln_final`, `text_projection` at the
+//! root), so an open_clip / OpenAI state dict maps onto them name for name once each packed
+//! `in_proj_weight` is split into q, k, v (zoo-weights does that).
+
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, sigmoid, softmax};
+use serde::{Deserialize, Serialize};
+
+/// The image tower (a ViT).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VisionConfig {
+    /// Input resolution (square).
+    pub image_size: usize,
+    /// Patch size (square).
+    pub patch_size: usize,
+    /// Width.
+    pub width: usize,
+    /// Residual blocks.
+    pub layers: usize,
+    /// Width per attention head (heads = width / head_width).
+    pub head_width: usize,
+    /// MLP width factor.
+    pub mlp_ratio: f64,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        Self {
+            image_size: 224,
+            patch_size: 16,
+            width: 768,
+            layers: 12,
+            head_width: 64,
+            mlp_ratio: 4.0,
+        }
+    }
+}
+
+/// The text tower (a causal transformer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TextConfig {
+    /// Context length.
+    pub context_length: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Width.
+    pub width: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Residual blocks.
+    pub layers: usize,
+    /// MLP width factor.
+    pub mlp_ratio: f64,
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        Self {
+            context_length: 77,
+            vocab_size: 49408,
+            width: 512,
+            heads: 8,
+            layers: 12,
+            mlp_ratio: 4.0,
+        }
+    }
+}
+
+/// A CLIP architecture, in open_clip's model-config JSON form (`embed_dim`, `vision_cfg`,
+/// `text_cfg`, `quick_gelu`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipConfig {
+    /// Joint embedding width.
+    pub embed_dim: usize,
+    /// Image tower.
+    pub vision_cfg: VisionConfig,
+    /// Text tower.
+    pub text_cfg: TextConfig,
+    /// QuickGELU (x sigmoid(1.702 x), OpenAI's weights) instead of GELU.
+    #[serde(default)]
+    pub quick_gelu: bool,
+}
+
+/// A configuration that cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid CLIP configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl ClipConfig {
+    /// ViT-B/32 (OpenAI layout, QuickGELU).
+    pub fn vit_b_32() -> Self {
+        Self {
+            embed_dim: 512,
+            vision_cfg: VisionConfig {
+                patch_size: 32,
+                ..VisionConfig::default()
+            },
+            text_cfg: TextConfig::default(),
+            quick_gelu: true,
+        }
+    }
+
+    /// ViT-B/16 (OpenAI layout, QuickGELU).
+    pub fn vit_b_16() -> Self {
+        let mut c = Self::vit_b_32();
+        c.vision_cfg.patch_size = 16;
+        c
+    }
+
+    /// ViT-L/14 (OpenAI layout, QuickGELU).
+    pub fn vit_l_14() -> Self {
+        Self {
+            embed_dim: 768,
+            vision_cfg: VisionConfig {
+                patch_size: 14,
+                width: 1024,
+                layers: 24,
+                ..VisionConfig::default()
+            },
+            text_cfg: TextConfig {
+                width: 768,
+                heads: 12,
+                ..TextConfig::default()
+            },
+            quick_gelu: true,
+        }
+    }
+
+    /// A tiny CLIP for tests: 32x32 images, patches of 8, widths 64 (image) and 16 (text), 2 layers
+    /// per tower (3 MB of weights, most of it the token embedding).
+    pub fn tiny() -> Self {
+        Self {
+            embed_dim: 32,
+            vision_cfg: VisionConfig {
+                image_size: 32,
+                patch_size: 8,
+                width: 64,
+                layers: 2,
+                head_width: 16,
+                mlp_ratio: 4.0,
+            },
+            text_cfg: TextConfig {
+                context_length: 77,
+                vocab_size: 49408,
+                width: 16,
+                heads: 2,
+                layers: 2,
+                mlp_ratio: 4.0,
+            },
+            quick_gelu: false,
+        }
+    }
+
+    /// A preset by name (`ViT-B-32`, `ViT-B-16`, `ViT-L-14`, `tiny`; case-insensitive, `/`
+    /// accepted for `-`).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().replace('/', "-").as_str() {
+            "vit-b-32" | "vit-b-32-quickgelu" => Some(Self::vit_b_32()),
+            "vit-b-16" | "vit-b-16-quickgelu" => Some(Self::vit_b_16()),
+            "vit-l-14" | "vit-l-14-quickgelu" => Some(Self::vit_l_14()),
+            "tiny" => Some(Self::tiny()),
+            _ => None,
+        }
+    }
+
+    /// Checks that the towers can be built.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let v = &self.vision_cfg;
+        let t = &self.text_cfg;
+        let bad = |m: String| Err(ConfigError(m));
+        if v.patch_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
+            return bad(format!(
+                "image_size {} is not a multiple of patch_size {}",
+                v.image_size, v.patch_size
+            ));
+        }
+        if v.head_width == 0 || !v.width.is_multiple_of(v.head_width) {
+            return bad(format!(
+                "vision width {} is not a multiple of head_width {}",
+                v.width, v.head_width
+            ));
+        }
+        if t.heads == 0 || !t.width.is_multiple_of(t.heads) {
+            return bad(format!(
+                "text width {} is not a multiple of heads {}",
+                t.width, t.heads
+            ));
+        }
+        if self.embed_dim == 0 || v.layers == 0 || t.layers == 0 || t.context_length == 0 {
+            return bad("embed_dim, layers and context_length must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Builds the model (weights: PyTorch-style initialisation; load real ones with zoo-weights).
+    pub fn init(&self, device: &Device) -> Result<Clip, ConfigError> {
+        self.validate()?;
+        let v = &self.vision_cfg;
+        let t = &self.text_cfg;
+        let grid = v.image_size / v.patch_size;
+        let act = if self.quick_gelu {
+            Act::QuickGelu
+        } else {
+            Act::Gelu
+        };
+        fn normal<const D: usize>(shape: [usize; D], std: f64, device: &Device) -> Tensor<D> {
+            Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, std), device)
+        }
+        let vs = (v.width as f64).powf(-0.5);
+        Ok(Clip {
+            visual: VisionTower {
+                conv1: Conv2dConfig::new([3, v.width], [v.patch_size, v.patch_size])
+                    .with_stride([v.patch_size, v.patch_size])
+                    .with_bias(false)
+                    .init(device),
+                class_embedding: Param::from_tensor(normal([v.width], vs, device)),
+                positional_embedding: Param::from_tensor(normal([grid * grid + 1, v.width], vs, device)),
+                ln_pre: LayerNormConfig::new(v.width).init(device),
+                transformer: Transformer::new(v.width, v.width / v.head_width, v.layers, v.mlp_ratio, device),
+                ln_post: LayerNormConfig::new(v.width).init(device),
+                proj: Param::from_tensor(normal([v.width, self.embed_dim], vs, device)),
+            },
+            token_embedding: EmbeddingConfig::new(t.vocab_size, t.width).init(device),
+            positional_embedding: Param::from_tensor(normal([t.context_length, t.width], 0.01, device)),
+            transformer: Transformer::new(t.width, t.heads, t.layers, t.mlp_ratio, device),
+            ln_final: LayerNormConfig::new(t.width).init(device),
+            text_projection: Param::from_tensor(normal(
+                [t.width, self.embed_dim],
+                (t.width as f64).powf(-0.5),
+                device,
+            )),
+            logit_scale: Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![(1.0f32 / 0.07).ln()], [1]),
+                device,
+            )),
+            act,
+            config: self.clone(),
+        })
+    }
+}
+
+/// The activation of the MLPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Act {
+    /// Exact GELU.
+    #[default]
+    Gelu,
+    /// x sigmoid(1.702 x).
+    QuickGelu,
+}
+
+impl Act {
+    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Act::Gelu => gelu(x),
+            Act::QuickGelu => x.clone() * sigmoid(x * 1.702),
+        }
+    }
+}
+
+/// Multi-head self-attention with separate q, k, v projections (open_clip's packed
+/// `in_proj_weight` split in three). Keys and values may be given extra tokens (PromptSRC's deep
+/// prompts enter as extra tokens of the sequence itself, so the plain form suffices there).
+#[derive(Module, Debug)]
+pub struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    #[module(skip)]
+    heads: usize,
+}
+
+impl Attention {
+    fn new(width: usize, heads: usize, device: &Device) -> Self {
+        let lin = || LinearConfig::new(width, width).init(device);
+        Self {
+            q_proj: lin(),
+            k_proj: lin(),
+            v_proj: lin(),
+            out_proj: lin(),
+            heads,
+        }
+    }
+
+    /// softmax(q k^T / sqrt(d) + mask) v over `[batch, tokens, width]`; `mask` `[tokens, tokens]`
+    /// is added to the logits (-inf above the diagonal for the causal text tower).
+    pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<2>>) -> Tensor<3> {
+        let [b, n, w] = x.dims();
+        let (h, d) = (self.heads, w / self.heads);
+        let split = |t: Tensor<3>| t.reshape([b, n, h, d]).swap_dims(1, 2); // [b, h, n, d]
+        let flat = x.reshape([b * n, w]);
+        let q = split(self.q_proj.forward(flat.clone()).reshape([b, n, w]));
+        let k = split(self.k_proj.forward(flat.clone()).reshape([b, n, w]));
+        let v = split(self.v_proj.forward(flat).reshape([b, n, w]));
+        let mut logits = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt();
+        if let Some(m) = mask {
+            logits = logits + m.reshape([1, 1, n, n]);
+        }
+        let ctx = softmax(logits, 3).matmul(v).swap_dims(1, 2).reshape([b * n, w]);
+        self.out_proj.forward(ctx).reshape([b, n, w])
+    }
+}
+
+/// The MLP of a block (`c_fc`, activation, `c_proj`).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    c_fc: Linear,
+    c_proj: Linear,
+}
+
+/// Pre-LN residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+#[derive(Module, Debug)]
+pub struct Block {
+    ln_1: LayerNorm,
+    attn: Attention,
+    ln_2: LayerNorm,
+    mlp: Mlp,
+}
+
+/// A stack of residual blocks.
+#[derive(Module, Debug)]
+pub struct Transformer {
+    resblocks: Vec<Block>,
+}
+
+impl Transformer {
+    fn new(width: usize, heads: usize, layers: usize, mlp_ratio: f64, device: &Device) -> Self {
+        let hidden = (width as f64 * mlp_ratio) as usize;
+        Self {
+            resblocks: (0..layers)
+                .map(|_| Block {
+                    ln_1: LayerNormConfig::new(width).init(device),
+                    attn: Attention::new(width, heads, device),
+                    ln_2: LayerNormConfig::new(width).init(device),
+                    mlp: Mlp {
+                        c_fc: LinearConfig::new(width, hidden).init(device),
+                        c_proj: LinearConfig::new(hidden, width).init(device),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Runs the blocks over `[batch, tokens, width]`.
+    pub fn forward(&self, mut x: Tensor<3>, mask: Option<Tensor<2>>, act: Act) -> Tensor<3> {
+        for blk in &self.resblocks {
+            x = x.clone() + blk.attn.forward(blk.ln_1.forward(x), mask.clone());
+            let [b, n, w] = x.dims();
+            let y = blk.ln_2.forward(x.clone()).reshape([b * n, w]);
+            let y = blk.mlp.c_proj.forward(act.apply(blk.mlp.c_fc.forward(y)));
+            x = x + y.reshape([b, n, w]);
+        }
+        x
+    }
+}
+
+/// The ViT image tower.
+#[derive(Module, Debug)]
+pub struct VisionTower {
+    conv1: Conv2d,
+    class_embedding: Param<Tensor<1>>,
+    positional_embedding: Param<Tensor<2>>,
+    ln_pre: LayerNorm,
+    transformer: Transformer,
+    ln_post: LayerNorm,
+    proj: Param<Tensor<2>>,
+}
+
+/// CLIP: both towers and the logit scale.
+#[derive(Module, Debug)]
+pub struct Clip {
+    /// The image tower.
+    pub visual: VisionTower,
+    token_embedding: Embedding,
+    positional_embedding: Param<Tensor<2>>,
+    transformer: Transformer,
+    ln_final: LayerNorm,
+    text_projection: Param<Tensor<2>>,
+    logit_scale: Param<Tensor<1>>,
+    #[module(skip)]
+    act: Act,
+    #[module(skip)]
+    config: ClipConfig,
+}
+
+impl Clip {
+    /// The configuration.
+    pub fn config(&self) -> &ClipConfig {
+        &self.config
+    }
+
+    /// Image features `[batch, embed_dim]` (not normalised) of images `[batch, 3, H, W]`
+    /// (preprocessed: CLIP mean/std, the configured size).
+    pub fn encode_image(&self, images: Tensor<4>) -> Tensor<2> {
+        let v = &self.visual;
+        let x = v.conv1.forward(images); // [b, w, g, g]
+        let [b, w, gh, gw] = x.dims();
+        let x = x.reshape([b, w, gh * gw]).swap_dims(1, 2); // [b, g*g, w]
+        let cls = v.class_embedding.val().reshape([1, 1, w]).expand([b, 1, w]);
+        let x = Tensor::cat(vec![cls, x], 1) + v.positional_embedding.val().unsqueeze::<3>();
+        let x = v.ln_pre.forward(x);
+        let x = v.transformer.forward(x, None, self.act);
+        let x = v.ln_post.forward(x);
+        let pooled = x.narrow(1, 0, 1).reshape([b, w]);
+        pooled.matmul(v.proj.val())
+    }
+
+    /// Text features `[batch, embed_dim]` (not normalised) of token ids `[batch, context]`,
+    /// pooled at each row's highest id (EOT).
+    pub fn encode_text(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
+        let [b, n] = tokens.dims();
+        let device = tokens.device();
+        let x = self.token_embedding.forward(tokens.clone());
+        let w = x.dims()[2];
+        let x = x + self.positional_embedding.val().narrow(0, 0, n).unsqueeze::<3>();
+        let mask: Vec<f32> = (0..n * n)
+            .map(|k| if k % n > k / n { f32::NEG_INFINITY } else { 0.0 })
+            .collect();
+        let causal = Tensor::<2>::from_data(TensorData::new(mask, [n, n]), &device);
+        let x = self.transformer.forward(x, Some(causal), self.act);
+        let x = self.ln_final.forward(x);
+        let eot = tokens.argmax(1).reshape([b, 1, 1]).expand([b, 1, w]);
+        let pooled = x.gather(1, eot).reshape([b, w]);
+        pooled.matmul(self.text_projection.val())
+    }
+
+    /// exp(logit_scale).
+    pub fn logit_scale(&self) -> f64 {
+        self.logit_scale.val().exp().into_scalar::<f64>()
+    }
+}
