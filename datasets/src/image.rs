@@ -143,6 +143,19 @@ pub struct ImageFolder {
     classes: Vec<String>,
     size: usize,
     augment: Augment,
+    resize: Resize,
+}
+
+/// How images are brought to `size x size` (always: shorter side to `size`, then center crop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resize {
+    /// Bilinear (the `image` crate's triangle filter), rounded sizes: the zoo's classifiers.
+    #[default]
+    Bilinear,
+    /// CLIP's preprocessing, bit-exact with Pillow/torchvision on decoded pixels
+    /// ([`crate::resample::clip_resize_crop`]).
+    PilBicubic,
 }
 
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -221,7 +234,14 @@ impl ImageFolder {
             classes,
             size,
             augment,
+            resize: Resize::Bilinear,
         })
+    }
+
+    /// The same folder, resized with `resize`.
+    pub fn with_resize(mut self, resize: Resize) -> Self {
+        self.resize = resize;
+        self
     }
 
     /// Opens `root/train` and `root/test` (or `root/val`).
@@ -249,7 +269,10 @@ impl ImageFolder {
             .samples
             .get(index)
             .ok_or_else(|| DataError::invalid(format!("image index {index} out of range")))?;
-        let pixels = load_image(path, self.size)?;
+        let pixels = match self.resize {
+            Resize::Bilinear => load_image(path, self.size)?,
+            Resize::PilBicubic => load_image_clip(path, self.size)?,
+        };
         Ok(ImageItem {
             pixels,
             size: self.size,
@@ -272,9 +295,9 @@ impl Dataset<ImageItem> for ImageFolder {
     }
 }
 
-/// Decodes `path`, converts to RGB, resizes the shorter side to `size` and center-crops to
-/// `size` x `size`; returns CHW bytes.
-pub fn load_image(path: &Path, size: usize) -> Result<Vec<u8>> {
+/// Decodes `path` (PNG or JPEG, by content) to RGB; an unreadable or empty image is an error
+/// naming the file.
+pub fn decode_rgb(path: &Path) -> Result<image::RgbImage> {
     let img = image::ImageReader::open(path)
         .map_err(|e| DataError::io(path, e))?
         .with_guessed_format()
@@ -282,10 +305,25 @@ pub fn load_image(path: &Path, size: usize) -> Result<Vec<u8>> {
         .decode()
         .map_err(|e| DataError::format(path, format!("cannot decode image: {e}")))?
         .to_rgb8();
-    let (w, h) = img.dimensions();
-    if w == 0 || h == 0 {
+    if img.width() == 0 || img.height() == 0 {
         return Err(DataError::format(path, "image has no pixels"));
     }
+    Ok(img)
+}
+
+/// Decodes `path` and applies CLIP's resize and center crop (Pillow bicubic, bit-exact on the
+/// decoded pixels); returns CHW bytes, `3 x size x size`.
+pub fn load_image_clip(path: &Path, size: usize) -> Result<Vec<u8>> {
+    let img = decode_rgb(path)?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Ok(crate::resample::clip_resize_crop(img.as_raw(), w, h, size))
+}
+
+/// Decodes `path`, converts to RGB, resizes the shorter side to `size` and center-crops to
+/// `size` x `size`; returns CHW bytes.
+pub fn load_image(path: &Path, size: usize) -> Result<Vec<u8>> {
+    let img = decode_rgb(path)?;
+    let (w, h) = img.dimensions();
     let scale = size as f64 / w.min(h) as f64;
     let (nw, nh) = (
         ((w as f64 * scale).round() as u32).max(size as u32),

@@ -4,11 +4,13 @@
 //!
 //! Everything that reads a file lives here (or in `zoo-weights`); model crates never touch files.
 
+pub mod captions;
 pub mod error;
 pub mod image;
 pub mod md17;
 pub mod nbody;
 pub mod npy;
+pub mod resample;
 pub mod rng;
 pub mod synthetic;
 pub mod tabular;
