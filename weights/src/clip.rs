@@ -1,148 +1,415 @@
-//! open_clip / OpenAI CLIP state dicts (safetensors) into `zoo_clip::Clip`: each packed
-//! `attn.in_proj_weight` / `in_proj_bias` is split into q, k, v, the scalar `logit_scale` gets a
-//! shape, the `attn_mask` buffer is dropped; then the keys map onto the model name for name.
+//! CLIP weights into `zoo_clip::Clip`, from open_clip / OpenAI state dicts (safetensors, or
+//! PyTorch `.pt`/`.pth`/`.bin` files that are state dicts or checkpoints holding one), from the
+//! initializers of towers exported to ONNX, and from our own Burnpack files; and back out to an
+//! open_clip state dict.
+//!
+//! On the way in, each packed `attn.in_proj_weight` / `in_proj_bias` is split into q, k, v, the
+//! scalar `logit_scale` gets a shape and the `attn_mask` buffer is dropped; then the keys map onto
+//! the model name for name (Linear weights transposed, LayerNorm weight/bias to gamma/beta).
 
-use crate::import::{ImportError, KeyMap, load_safetensors_bytes};
+use crate::import::{ImportError, KeyMap, decode_floats, load_safetensors_bytes};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::path::Path;
-use zoo_clip::Clip;
+use zoo_clip::{Clip, ClipConfig};
 
-fn f16_to_f32(bits: u16) -> f32 {
-    let sign = u32::from(bits >> 15) << 31;
-    let exp = (bits >> 10) & 0x1f;
-    let frac = u32::from(bits & 0x3ff);
-    let v = match exp {
-        0 if frac == 0 => sign,
-        0 => {
-            // Subnormal: renormalise.
-            let mut e = 127 - 15 + 1;
-            let mut f = frac;
-            while f & 0x400 == 0 {
-                f <<= 1;
-                e -= 1;
-            }
-            sign | ((e as u32) << 23) | ((f & 0x3ff) << 13)
-        }
-        0x1f => sign | 0x7f80_0000 | (frac << 13),
-        e => sign | ((u32::from(e) + 127 - 15) << 23) | (frac << 13),
-    };
-    f32::from_bits(v)
+/// A named float tensor on its way between formats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    /// Key.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values (row-major).
+    pub values: Vec<f32>,
 }
 
-fn to_f32(view: &TensorView<'_>, name: &str, path: &Path) -> Result<Vec<f32>, ImportError> {
-    let d = view.data();
-    Ok(match view.dtype() {
-        Dtype::F32 => d
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F64 => d
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
-            .collect(),
-        Dtype::F16 => d
-            .chunks_exact(2)
-            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-            .collect(),
-        Dtype::BF16 => d
-            .chunks_exact(2)
-            .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
-            .collect(),
-        other => {
-            return Err(ImportError::Read {
-                path: path.to_path_buf(),
-                message: format!("tensor `{name}` has dtype {other:?}; expected a float type"),
-            });
-        }
-    })
-}
-
-/// Rewrites an open_clip state dict (safetensors bytes) into zoo-clip's layout, as float32.
-pub fn open_clip_to_zoo(bytes: &[u8], path: &Path) -> Result<Vec<u8>, ImportError> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| ImportError::Read {
+fn read_err(path: &Path, message: impl Into<String>) -> ImportError {
+    ImportError::Read {
         path: path.to_path_buf(),
-        message: format!("not a safetensors file: {e}"),
-    })?;
-    let mut out: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
-    for (name, view) in st.tensors() {
-        if name.ends_with("attn_mask") {
+        message: message.into(),
+    }
+}
+
+/// The float tensors of a safetensors file, as f32 (f16, bf16 and f64 converted).
+pub fn read_safetensors(bytes: &[u8], path: &Path) -> Result<Vec<NamedTensor>, ImportError> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| read_err(path, format!("not a safetensors file: {e}")))?;
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let (width, bf16) = match view.dtype() {
+                Dtype::F32 => (4, false),
+                Dtype::F64 => (8, false),
+                Dtype::F16 => (2, false),
+                Dtype::BF16 => (2, true),
+                other => {
+                    return Err(read_err(
+                        path,
+                        format!("tensor `{name}` has dtype {other:?}; expected a float type"),
+                    ));
+                }
+            };
+            Ok(NamedTensor {
+                shape: view.shape().to_vec(),
+                values: decode_floats(view.data(), width, bf16),
+                name,
+            })
+        })
+        .collect()
+}
+
+/// The float tensors of a PyTorch file (`torch.save` of a state dict, or of a checkpoint
+/// dictionary with the state dict under `state_dict`; a DDP `module.` prefix is removed).
+pub fn read_pytorch(path: &Path) -> Result<Vec<NamedTensor>, ImportError> {
+    use burn::store::pytorch_reader::{DType, PytorchReader};
+    let reader =
+        PytorchReader::new(path).map_err(|e| read_err(path, format!("not a PyTorch state dict: {e}")))?;
+    let mut out = Vec::new();
+    for (key, t) in reader.tensors() {
+        let (width, bf16) = match t.dtype() {
+            DType::F32 => (4, false),
+            DType::F64 => (8, false),
+            DType::F16 => (2, false),
+            DType::BF16 => (2, true),
+            // Integer buffers (step counters, position ids) are not weights.
+            _ => continue,
+        };
+        let bytes = t.read().map_err(|e| read_err(path, e.to_string()))?;
+        let name = key.strip_prefix("state_dict.").unwrap_or(key);
+        let name = name.strip_prefix("module.").unwrap_or(name).to_string();
+        out.push(NamedTensor {
+            name,
+            shape: t.shape().to_vec(),
+            values: decode_floats(&bytes, width, bf16),
+        });
+    }
+    if out.is_empty() {
+        return Err(read_err(path, "no float tensors found (is it a state dict?)"));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Rewrites open_clip keys and layouts into zoo-clip's (see the module docs).
+pub fn open_clip_to_zoo(tensors: Vec<NamedTensor>, path: &Path) -> Result<Vec<NamedTensor>, ImportError> {
+    let mut out = Vec::with_capacity(tensors.len() + 32);
+    for t in tensors {
+        if t.name.ends_with("attn_mask") {
             continue;
         }
-        let shape = view.shape().to_vec();
-        let values = to_f32(&view, &name, path)?;
-        if let Some(prefix) = name
+        if let Some(prefix) = t
+            .name
             .strip_suffix("in_proj_weight")
-            .or_else(|| name.strip_suffix("in_proj_bias"))
+            .or_else(|| t.name.strip_suffix("in_proj_bias"))
         {
-            let is_weight = name.ends_with("weight");
-            if shape.is_empty() || !shape[0].is_multiple_of(3) {
+            let kind = if t.name.ends_with("weight") {
+                "weight"
+            } else {
+                "bias"
+            };
+            if t.shape.is_empty() || !t.shape[0].is_multiple_of(3) {
                 return Err(ImportError::Mismatch {
                     path: path.to_path_buf(),
                     details: format!(
-                        "`{name}` has shape {shape:?}; a packed q/k/v projection has 3 x width rows"
+                        "`{}` has shape {:?}; a packed q/k/v projection has 3 x width rows",
+                        t.name, t.shape
                     ),
                 });
             }
-            let rows = shape[0] / 3;
-            let per = values.len() / 3;
+            let per = t.values.len() / 3;
+            let mut shape = t.shape.clone();
+            shape[0] /= 3;
             for (k, part) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
-                let mut s = shape.clone();
-                s[0] = rows;
-                let key = format!("{prefix}{part}.{}", if is_weight { "weight" } else { "bias" });
-                out.push((key, s, values[k * per..(k + 1) * per].to_vec()));
+                out.push(NamedTensor {
+                    name: format!("{prefix}{part}.{kind}"),
+                    shape: shape.clone(),
+                    values: t.values[k * per..(k + 1) * per].to_vec(),
+                });
             }
             continue;
         }
-        let shape = if name == "logit_scale" && shape.is_empty() {
+        let shape = if t.name == "logit_scale" && t.shape.is_empty() {
             vec![1]
         } else {
-            shape
+            t.shape
         };
-        out.push((name, shape, values));
+        out.push(NamedTensor { shape, ..t });
     }
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = out
-        .into_iter()
-        .map(|(n, s, v)| (n, v.iter().flat_map(|x| x.to_le_bytes()).collect(), s))
-        .collect();
-    let views: Vec<(String, TensorView<'_>)> = bytes
+    Ok(out)
+}
+
+/// Encodes tensors as a safetensors file (f32, or f16 when `half`).
+pub fn to_safetensors(tensors: &[NamedTensor], half: bool) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+    let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|(n, b, s)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).expect("consistent view"),
-            )
+        .map(|t| {
+            if half {
+                t.values
+                    .iter()
+                    .flat_map(|&x| f32_to_f16(x).to_le_bytes())
+                    .collect()
+            } else {
+                t.values.iter().flat_map(|x| x.to_le_bytes()).collect()
+            }
         })
         .collect();
-    safetensors::serialize(views, None).map_err(|e| ImportError::Read {
-        path: path.to_path_buf(),
-        message: format!("re-encoding: {e}"),
+    let dtype = if half { Dtype::F16 } else { Dtype::F32 };
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| TensorView::new(dtype, t.shape.clone(), b).map(|v| (t.name.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None)
+}
+
+/// f32 to IEEE half, round to nearest even (overflow to infinity, underflow through subnormals).
+pub fn f32_to_f16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = 1u32 << (shift - 1);
+        let rest = m & ((1 << shift) - 1);
+        let mut v = m >> shift;
+        if rest > half || (rest == half && v & 1 == 1) {
+            v += 1;
+        }
+        return sign | v as u16;
+    }
+    let mut v = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && v & 1 == 1) {
+        v += 1; // may carry into the exponent, which is the correct rounding
+    }
+    sign | v as u16
+}
+
+fn load_converted(
+    model: Clip,
+    tensors: Vec<NamedTensor>,
+    path: &Path,
+    optional: Option<String>,
+) -> Result<Clip, ImportError> {
+    let converted = open_clip_to_zoo(tensors, path)?;
+    let bytes = to_safetensors(&converted, false).map_err(|e| read_err(path, format!("re-encoding: {e}")))?;
+    let map = KeyMap {
+        from_pytorch: true,
+        optional,
+        ..KeyMap::default()
+    };
+    load_safetensors_bytes(model, bytes, path, &map).map_err(|e| match e {
+        ImportError::Mismatch { path, details } => ImportError::Mismatch {
+            path,
+            details: format!(
+                "{details} [names are zoo-clip's: a LayerNorm's gamma/beta is open_clip's weight/bias, \
+                 q_proj/k_proj/v_proj are the thirds of its in_proj_weight/in_proj_bias]"
+            ),
+        },
+        other => other,
     })
 }
 
 /// Loads an open_clip / OpenAI CLIP state dict saved as safetensors into `model` (built from the
 /// matching `ClipConfig`). A missing tensor, an unused one or a wrong shape is an error naming it.
 pub fn load_open_clip(model: Clip, path: &Path) -> Result<Clip, ImportError> {
-    let bytes = std::fs::read(path).map_err(|e| ImportError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let converted = open_clip_to_zoo(&bytes, path)?;
-    let map = KeyMap {
-        from_pytorch: true,
-        ..KeyMap::default()
+    let bytes = std::fs::read(path).map_err(|e| read_err(path, e.to_string()))?;
+    load_converted(model, read_safetensors(&bytes, path)?, path, None)
+}
+
+/// [`load_open_clip`] from a safetensors state dict held in memory (`origin` names it in errors).
+pub fn load_open_clip_bytes(model: Clip, bytes: &[u8], origin: &Path) -> Result<Clip, ImportError> {
+    load_converted(model, read_safetensors(bytes, origin)?, origin, None)
+}
+
+/// Loads an open_clip state dict saved by `torch.save` (`.pt`, `.pth`, `.bin`; see
+/// [`read_pytorch`]). TorchScript archives (OpenAI's original `ViT-B-16.pt`) are not state
+/// dicts: load them in Python and save `model.state_dict()`.
+pub fn load_open_clip_pt(model: Clip, path: &Path) -> Result<Clip, ImportError> {
+    load_converted(model, read_pytorch(path)?, path, None)
+}
+
+/// A CLIP tower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tower {
+    /// `encode_image`.
+    Image,
+    /// `encode_text`.
+    Text,
+}
+
+/// Loads one tower of `model` from the initializers of an ONNX export of it (open_clip's
+/// `encode_image` or `encode_text` through `torch.onnx.export`, parameters kept, i.e. without
+/// constant folding of the weights). A wrapper's prefix on the names (`m.visual...`) is removed;
+/// every parameter of the tower must be present, the other tower is left as it was.
+pub fn load_onnx_tower(model: Clip, path: &Path, tower: Tower) -> Result<Clip, ImportError> {
+    const ROOTS: [&str; 7] = [
+        "visual.",
+        "token_embedding.",
+        "positional_embedding",
+        "transformer.",
+        "ln_final.",
+        "text_projection",
+        "logit_scale",
+    ];
+    let mut tensors = Vec::new();
+    for t in crate::onnx::read_initializers(path)? {
+        // Keep the name from the first open_clip root on (drops wrapper prefixes); skip
+        // initializers that are not parameters (exporter constants like `onnx::MatMul_123`).
+        let start = ROOTS
+            .iter()
+            .filter_map(|r| {
+                t.name
+                    .match_indices(r)
+                    .find(|(i, _)| *i == 0 || t.name.as_bytes()[i - 1] == b'.')
+                    .map(|(i, _)| i)
+            })
+            .min();
+        if let Some(i) = start {
+            tensors.push(NamedTensor {
+                name: t.name[i..].to_string(),
+                shape: t.dims,
+                values: t.values,
+            });
+        }
+    }
+    if tensors.is_empty() {
+        return Err(read_err(
+            path,
+            "no CLIP parameter among the initializers (was the model exported with do_constant_folding=True?)",
+        ));
+    }
+    let other = match tower {
+        Tower::Image => {
+            r"^(token_embedding|positional_embedding|transformer|ln_final|text_projection|logit_scale)"
+        }
+        Tower::Text => r"^(visual|logit_scale)",
     };
-    load_safetensors_bytes(model, converted, path, &map)
+    load_converted(model, tensors, path, Some(other.to_string())).map_err(|e| match e {
+        ImportError::Mismatch { path, details } if details.contains("missing") => ImportError::Mismatch {
+            path,
+            details: format!(
+                "{details} (ONNX exporters also merge identical tensors, e.g. untrained zero biases, \
+                 into one initializer that only one name keeps)"
+            ),
+        },
+        other => other,
+    })
+}
+
+/// Loads CLIP weights from `path` by its extension: `.bpk` (a zoo checkpoint), `.safetensors`
+/// (open_clip state dict), `.pt`/`.pth`/`.bin` (PyTorch state dict).
+pub fn load_clip(model: Clip, path: &Path) -> Result<Clip, ImportError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "bpk" => crate::bpk::load_module(model, path).map_err(|e| read_err(path, e.to_string())),
+        "safetensors" => load_open_clip(model, path),
+        "pt" | "pth" | "bin" => load_open_clip_pt(model, path),
+        "onnx" => Err(read_err(
+            path,
+            "an ONNX file holds one tower: use `load_onnx_tower` (zoo-weights verify --model clip-image|clip-text)",
+        )),
+        _ => Err(read_err(
+            path,
+            "unknown weight format; expected .bpk, .safetensors, .pt, .pth or .bin",
+        )),
+    }
+}
+
+/// The state dict of `model` in open_clip's naming and layouts (q, k, v packed back into
+/// `in_proj_weight` / `in_proj_bias`, `logit_scale` a scalar), loadable by
+/// `open_clip.model.CLIP(**config).load_state_dict`.
+pub fn to_open_clip(model: &Clip) -> Result<Vec<NamedTensor>, ImportError> {
+    let origin = Path::new("<model>");
+    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    model
+        .save_into(&mut store)
+        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
+    let mut tensors = read_safetensors(&bytes, origin)?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out: Vec<NamedTensor> = Vec::with_capacity(tensors.len());
+    let mut pending: std::collections::BTreeMap<String, [Option<NamedTensor>; 3]> = Default::default();
+    for t in tensors {
+        let split = ["q_proj.", "k_proj.", "v_proj."]
+            .iter()
+            .enumerate()
+            .find_map(|(k, p)| t.name.find(p).map(|i| (k, i, p.len())));
+        match split {
+            Some((k, i, len)) => {
+                let kind = &t.name[i + len..];
+                let key = format!("{}in_proj_{kind}", &t.name[..i]);
+                pending.entry(key).or_default()[k] = Some(t);
+            }
+            None if t.name == "logit_scale" => out.push(NamedTensor { shape: vec![], ..t }),
+            None => out.push(t),
+        }
+    }
+    for (key, parts) in pending {
+        let parts: Vec<NamedTensor> = parts.into_iter().flatten().collect();
+        if parts.len() != 3 {
+            return Err(read_err(origin, format!("incomplete q/k/v for `{key}`")));
+        }
+        let mut shape = parts[0].shape.clone();
+        shape[0] *= 3;
+        out.push(NamedTensor {
+            name: key,
+            shape,
+            values: parts.into_iter().flat_map(|p| p.values).collect(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The committed shapes CLIP (`weights/clip_shapes.safetensors`, trained by `train-clip`; an
+/// open_clip state dict in half precision) on `device`.
+pub fn shapes_clip(device: &burn::tensor::Device) -> Result<Clip, ImportError> {
+    const BYTES: &[u8] = include_bytes!("../clip_shapes.safetensors");
+    let model = ClipConfig::shapes()
+        .init(device)
+        .map_err(|e| read_err(Path::new("clip_shapes.safetensors"), e.to_string()))?;
+    load_open_clip_bytes(
+        model,
+        BYTES,
+        Path::new("weights/clip_shapes.safetensors (embedded)"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::f16_to_f32;
 
     #[test]
-    fn half_floats_decode() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert!(f16_to_f32(0x7c00).is_infinite());
+    fn half_rounding_round_trips() {
+        for x in [0.0f32, 1.0, -2.5, 65504.0, 6.1e-5, 3.0e-7, 0.1, -1234.567] {
+            let back = f16_to_f32(f32_to_f16(x));
+            assert!((back - x).abs() <= x.abs() * 1e-3 + 6e-8, "{x} -> {back}");
+        }
+        assert_eq!(f32_to_f16(1e6), 0x7c00);
+        // Every half value survives f16 -> f32 -> f16.
+        for bits in (0u16..0x7c00).step_by(7) {
+            assert_eq!(f32_to_f16(f16_to_f32(bits)), bits);
+        }
     }
 }

@@ -19,7 +19,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Reads a safetensors file of f32 (or f64, converted) tensors.
+    /// Reads a safetensors file of f32 (or f64 or u8, converted) tensors.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, String> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -37,6 +37,7 @@ impl Fixture {
                     .chunks_exact(8)
                     .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
                     .collect(),
+                safetensors::Dtype::U8 => data.iter().map(|&b| f32::from(b)).collect(),
                 other => return Err(format!("{}: tensor `{name}` has dtype {other:?}", path.display())),
             };
             tensors.insert(name, (view.shape().to_vec(), values));

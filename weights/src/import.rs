@@ -20,6 +20,9 @@ pub struct KeyMap {
     pub skip_enum_variants: bool,
     /// Accept a state dict that lacks some of our tensors.
     pub allow_partial: bool,
+    /// Our tensors (module paths matching this regex) that the file may lack (e.g. the other
+    /// tower when one CLIP tower is imported); the rest must still all be there.
+    pub optional: Option<String>,
 }
 
 /// An import that failed.
@@ -41,6 +44,52 @@ pub enum ImportError {
         /// Missing, unused and mis-shaped tensors.
         details: String,
     },
+}
+
+/// An IEEE half float's bits as f32.
+pub fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits >> 15) << 31;
+    let exp = (bits >> 10) & 0x1f;
+    let frac = u32::from(bits & 0x3ff);
+    let v = match exp {
+        0 if frac == 0 => sign,
+        0 => {
+            // Subnormal: renormalise.
+            let mut e = 127 - 15 + 1;
+            let mut f = frac;
+            while f & 0x400 == 0 {
+                f <<= 1;
+                e -= 1;
+            }
+            sign | ((e as u32) << 23) | ((f & 0x3ff) << 13)
+        }
+        0x1f => sign | 0x7f80_0000 | (frac << 13),
+        e => sign | ((u32::from(e) + 127 - 15) << 23) | (frac << 13),
+    };
+    f32::from_bits(v)
+}
+
+/// Floats of a width in bytes (4: f32, 8: f64, 2 with `bf16` false: f16, 2 with true: bf16),
+/// little-endian.
+pub fn decode_floats(bytes: &[u8], width: usize, bf16: bool) -> Vec<f32> {
+    match width {
+        8 => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        2 if bf16 => bytes
+            .chunks_exact(2)
+            .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
+            .collect(),
+        2 => bytes
+            .chunks_exact(2)
+            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+            .collect(),
+        _ => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    }
 }
 
 fn list(items: &[String], max: usize) -> String {
@@ -86,13 +135,17 @@ fn load_from_store<M: Module>(
     let mut store = store
         .allow_partial(true)
         .skip_enum_variants(map.skip_enum_variants);
-    let only = match &map.only {
-        Some(re) => Some(regex::Regex::new(re).map_err(|e| ImportError::Read {
-            path: path.to_path_buf(),
-            message: format!("key filter: {e}"),
-        })?),
-        None => None,
+    let compile = |re: &Option<String>| -> Result<Option<regex::Regex>, ImportError> {
+        re.as_ref()
+            .map(|re| regex::Regex::new(re))
+            .transpose()
+            .map_err(|e| ImportError::Read {
+                path: path.to_path_buf(),
+                message: format!("key filter: {e}"),
+            })
     };
+    let only = compile(&map.only)?;
+    let optional = compile(&map.optional)?;
     for (from, to) in &map.remaps {
         store = store.with_key_remapping(from, to);
     }
@@ -119,9 +172,16 @@ fn load_from_store<M: Module>(
         let errs: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
         problems.push(format!("errors: {}", list(&errs, 5)));
     }
-    if !map.allow_partial && !result.missing.is_empty() {
-        let missing: Vec<String> = result.missing.iter().map(|(p, _)| p.clone()).collect();
-        problems.push(format!("missing in the file: {}", list(&missing, 8)));
+    if !map.allow_partial {
+        let missing: Vec<String> = result
+            .missing
+            .iter()
+            .map(|(p, _)| p.clone())
+            .filter(|p| optional.as_ref().is_none_or(|re| !re.is_match(p)))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!("missing in the file: {}", list(&missing, 8)));
+        }
     }
     let unused: Vec<String> = result
         .unused
@@ -165,4 +225,18 @@ fn regex_escape(s: &str) -> String {
             special.then_some('\\').into_iter().chain(std::iter::once(c))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_floats_decode() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert!(f16_to_f32(0x7c00).is_infinite());
+        assert_eq!(decode_floats(&[0x80, 0x3f], 2, true), vec![1.0]);
+    }
 }

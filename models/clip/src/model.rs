@@ -10,6 +10,12 @@ use burn::prelude::*;
 use burn::tensor::activation::{gelu, sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
+/// CLIP's per-channel image mean (of pixel / 255), OpenAI's and open_clip's `OPENAI_DATASET_MEAN`.
+pub const IMAGE_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// CLIP's per-channel image standard deviation (`OPENAI_DATASET_STD`).
+#[allow(clippy::excessive_precision)] // open_clip's digits, kept as written
+pub const IMAGE_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+
 /// The image tower (a ViT).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -157,7 +163,34 @@ impl ClipConfig {
         }
     }
 
-    /// A preset by name (`ViT-B-32`, `ViT-B-16`, `ViT-L-14`, `tiny`; case-insensitive, `/`
+    /// The small CLIP that `train-clip` trains on generated captioned shapes (the committed
+    /// `weights/clip_shapes.safetensors`): 32x32 images in 8x8 patches, widths 64 (image, 3
+    /// layers) and 32 (text, 3 layers), context 32, the full 49,408-token vocabulary, QuickGELU
+    /// as OpenAI's CLIP.
+    pub fn shapes() -> Self {
+        Self {
+            embed_dim: 64,
+            vision_cfg: VisionConfig {
+                image_size: 32,
+                patch_size: 8,
+                width: 64,
+                layers: 3,
+                head_width: 16,
+                mlp_ratio: 4.0,
+            },
+            text_cfg: TextConfig {
+                context_length: 32,
+                vocab_size: 49408,
+                width: 32,
+                heads: 2,
+                layers: 3,
+                mlp_ratio: 4.0,
+            },
+            quick_gelu: true,
+        }
+    }
+
+    /// A preset by name (`ViT-B-32`, `ViT-B-16`, `ViT-L-14`, `tiny`, `shapes`; case-insensitive, `/`
     /// accepted for `-`).
     pub fn preset(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().replace('/', "-").as_str() {
@@ -165,8 +198,29 @@ impl ClipConfig {
             "vit-b-16" | "vit-b-16-quickgelu" => Some(Self::vit_b_16()),
             "vit-l-14" | "vit-l-14-quickgelu" => Some(Self::vit_l_14()),
             "tiny" => Some(Self::tiny()),
+            "shapes" => Some(Self::shapes()),
             _ => None,
         }
+    }
+
+    /// Parses an open_clip model-config JSON (`model_configs/*.json`). Fields zoo-clip does not
+    /// build (timm or Hugging Face towers, attentional pooling, other norms...) would give a
+    /// different network, so they are an error naming them; `custom_text` (a wrapper flag) is
+    /// accepted.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let mut ignored = Vec::new();
+        let cfg: Self = serde_ignored::deserialize(de, |p| ignored.push(p.to_string()))
+            .map_err(|e| ConfigError(format!("not an open_clip model config: {e}")))?;
+        ignored.retain(|k| k != "custom_text");
+        if !ignored.is_empty() {
+            return Err(ConfigError(format!(
+                "zoo-clip does not support the model-config field(s) {}",
+                ignored.join(", ")
+            )));
+        }
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     /// Checks that the towers can be built.
@@ -349,8 +403,22 @@ impl Transformer {
     }
 
     /// Runs the blocks over `[batch, tokens, width]`.
-    pub fn forward(&self, mut x: Tensor<3>, mask: Option<Tensor<2>>, act: Act) -> Tensor<3> {
-        for blk in &self.resblocks {
+    pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<2>>, act: Act) -> Tensor<3> {
+        self.forward_hooked(x, mask, act, |_, x| x)
+    }
+
+    /// Runs the blocks, passing the sequence through `before(layer, x)` ahead of each block: the
+    /// place where deep prompts (PromptSRC, MaPLe) replace or append tokens per layer. The mask
+    /// must fit the sequence length the hook produces.
+    pub fn forward_hooked(
+        &self,
+        mut x: Tensor<3>,
+        mask: Option<Tensor<2>>,
+        act: Act,
+        mut before: impl FnMut(usize, Tensor<3>) -> Tensor<3>,
+    ) -> Tensor<3> {
+        for (layer, blk) in self.resblocks.iter().enumerate() {
+            x = before(layer, x);
             x = x.clone() + blk.attn.forward(blk.ln_1.forward(x), mask.clone());
             let [b, n, w] = x.dims();
             let y = blk.ln_2.forward(x.clone()).reshape([b * n, w]);
@@ -434,5 +502,94 @@ impl Clip {
     /// exp(logit_scale).
     pub fn logit_scale(&self) -> f64 {
         self.logit_scale.val().exp().into_scalar::<f64>()
+    }
+
+    /// The learnable log temperature t (`[1]`; the logits are scaled by exp(t)).
+    pub fn logit_scale_param(&self) -> Tensor<1> {
+        self.logit_scale.val()
+    }
+
+    /// The symmetric InfoNCE loss of a batch of matching pairs (Radford et al. 2021, figure 3):
+    /// logits = exp(t) cos(image_i, text_j), cross-entropy over rows and over columns, averaged;
+    /// the learnable temperature t is clamped at ln(100) as open_clip does.
+    pub fn contrastive_loss(&self, images: Tensor<4>, tokens: Tensor<2, Int>) -> Tensor<1> {
+        let img = crate::zeroshot::normalize(self.encode_image(images));
+        let txt = crate::zeroshot::normalize(self.encode_text(tokens));
+        let n = img.dims()[0];
+        let device = img.device();
+        let scale = self.logit_scale.val().clamp_max(100f64.ln()).exp();
+        let logits = img.matmul(txt.transpose()) * scale.unsqueeze::<2>();
+        let targets = Tensor::<1, Int>::arange(0..n as i64, &device);
+        let ce = |l: Tensor<2>| {
+            let logp = burn::tensor::activation::log_softmax(l, 1);
+            -logp.gather(1, targets.clone().reshape([n, 1])).mean()
+        };
+        (ce(logits.clone()) + ce(logits.transpose())) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // open_clip's model_configs/ViT-B-16-quickgelu.json and ViT-L-14-CLIPA.json, verbatim.
+    const B16: &str = r#"{"embed_dim": 512, "quick_gelu": true,
+        "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 512, "heads": 8, "layers": 12}}"#;
+    const CLIPA: &str = r#"{"embed_dim": 768,
+        "vision_cfg": {"image_size": 224, "layers": 24, "width": 1024, "patch_size": 14, "no_ln_pre": true,
+                       "pool_type": "avg", "final_ln_after_pool": true},
+        "text_cfg": {"context_length": 32, "vocab_size": 32000, "hf_tokenizer_name": "bert-base-uncased",
+                     "tokenizer_kwargs": {"strip_sep_token": true}, "width": 768, "heads": 12, "layers": 12,
+                     "pool_type": "last", "no_causal_mask": true}}"#;
+
+    #[test]
+    fn open_clip_configs_parse_or_are_refused() {
+        assert_eq!(ClipConfig::from_json(B16).unwrap(), ClipConfig::vit_b_16());
+        let plain = ClipConfig::from_json(&B16.replace(r#""quick_gelu": true,"#, "")).unwrap();
+        assert!(!plain.quick_gelu);
+        let e = ClipConfig::from_json(CLIPA).unwrap_err().to_string();
+        assert!(
+            e.contains("vision_cfg.no_ln_pre") && e.contains("text_cfg.pool_type"),
+            "{e}"
+        );
+        // A ResNet tower (`layers` a list) is not a ViT.
+        let rn = B16.replace(
+            r#""layers": 12, "width": 768"#,
+            r#""layers": [3, 4, 6, 3], "width": 64"#,
+        );
+        assert!(ClipConfig::from_json(&rn).is_err());
+        let bad = B16.replace(r#""patch_size": 16"#, r#""patch_size": 15"#);
+        assert!(
+            ClipConfig::from_json(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("multiple of patch_size")
+        );
+    }
+
+    #[test]
+    fn contrastive_loss_is_log_batch_for_uninformative_features() {
+        // With the temperature at its floor exp(t) -> tiny, all logits are equal: loss = ln(n).
+        let device = Device::flex();
+        let mut model = ClipConfig::tiny().init(&device).unwrap();
+        model.logit_scale =
+            Param::from_tensor(Tensor::from_data(TensorData::new(vec![-30.0f32], [1]), &device));
+        let images = Tensor::<4>::random(
+            [4, 3, 32, 32],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let tokens = Tensor::<2, Int>::from_data(
+            TensorData::new(
+                (0..4 * 77)
+                    .map(|i| if i % 77 == 1 { 49407i64 } else { (i % 7) as i64 })
+                    .collect::<Vec<_>>(),
+                [4, 77],
+            ),
+            &device,
+        );
+        let loss = model.contrastive_loss(images, tokens).into_scalar::<f32>();
+        assert!((loss - 4f32.ln()).abs() < 1e-4, "{loss}");
     }
 }

@@ -63,6 +63,14 @@ impl Default for Tokenizer {
     }
 }
 
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("vocab_size", &self.decoder.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Tokenizer {
     /// Builds the tokenizer from the embedded merges.
     pub fn new() -> Self {
