@@ -8,6 +8,7 @@
 //! * Exit code 0 on success; any error prints one paragraph to stderr and exits with 1 (usage
 //!   errors included; `--help` and `--version` exit with 0).
 
+use anyhow::Context;
 use clap::{Args, Parser};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -254,6 +255,24 @@ pub fn error_paragraph(e: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// Writes `metrics` to `out/metrics.json` (atomically) when `out` is given, then prints them
+/// ([`print_metrics`]).
+pub fn report_metrics(
+    out: Option<&Path>,
+    title: &str,
+    metrics: &serde_json::Map<String, serde_json::Value>,
+    json: bool,
+) -> anyhow::Result<()> {
+    if let Some(out) = out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let file = out.join("metrics.json");
+        zoo_weights::atomic::write_json_atomic(&file, metrics)
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    print_metrics(title, metrics, json);
+    Ok(())
 }
 
 /// Prints final metrics: a human-readable table, then, with `json`, one JSON object as the last

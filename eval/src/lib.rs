@@ -5,6 +5,7 @@
 pub mod aranyani;
 pub mod bench;
 pub mod cli;
+pub mod clip;
 pub mod device;
 pub mod ebv;
 pub mod evonorm;

@@ -162,3 +162,36 @@ fn ponita_dense_and_sparse_forward_match() {
         );
     }
 }
+
+#[test]
+fn clip_towers_and_loss_match() {
+    let cpu = Device::flex();
+    cpu.seed(5);
+    let model = zoo_clip::ClipConfig::tiny().init(&cpu).unwrap();
+    let images = Tensor::<4>::random([3, 3, 32, 32], Distribution::Normal(0.0, 1.0), &cpu);
+    let tok = zoo_clip::Tokenizer::new();
+    let texts: Vec<String> = ["a red circle.", "a small blue square on the left.", ""]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let ids = zoo_clip::zeroshot::tokenize_batch(&tok, &texts, 77, &cpu);
+    let g = gpu();
+    let on_gpu = model.clone().to_device(&g);
+    let d = max_diff(
+        model.encode_image(images.clone()),
+        on_gpu.encode_image(images.clone().to_device(&g)).to_device(&cpu),
+    );
+    assert!(d < 1e-3, "image features differ by {d}");
+    let d = max_diff(
+        model.encode_text(ids.clone()),
+        on_gpu.encode_text(ids.clone().to_device(&g)).to_device(&cpu),
+    );
+    assert!(d < 1e-3, "text features differ by {d}");
+    let d = max_diff(
+        model.contrastive_loss(images.clone(), ids.clone()),
+        on_gpu
+            .contrastive_loss(images.to_device(&g), ids.to_device(&g))
+            .to_device(&cpu),
+    );
+    assert!(d < 1e-3, "loss differs by {d}");
+}

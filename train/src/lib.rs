@@ -11,6 +11,7 @@
 pub mod aranyani;
 pub mod average;
 pub mod cli;
+pub mod clip;
 pub mod ebv;
 pub mod ema;
 pub mod evonorm;

@@ -48,6 +48,7 @@ pub fn families() -> Vec<(&'static str, TourFn)> {
         ("ebv", ebv),
         ("aranyani", aranyani),
         ("ponita", ponita),
+        ("clip", clip),
     ]
 }
 
@@ -215,6 +216,24 @@ fn ponita(opts: &TourOptions) -> anyhow::Result<TourRow> {
         metric: "test position MSE".into(),
         value: m.model.mse(),
         train_seconds,
+        eval_seconds: t1.elapsed().as_secs_f64(),
+    })
+}
+
+/// CLIP: no training here (the committed shapes CLIP took 49 minutes with `train-clip`); its
+/// zero-shot accuracy on the captioned shapes' test split, held-apart pairs beside.
+fn clip(opts: &TourOptions) -> anyhow::Result<TourRow> {
+    use zoo_datasets::captions::{CaptionedShapes, Split};
+    let t1 = Instant::now();
+    let model = zoo_weights::clip::shapes_clip(&opts.device)?;
+    let test = CaptionedShapes::default().generate(Split::Test)?;
+    let z = zoo_eval::clip::evaluate_shapes(&model, &zoo_clip::Tokenizer::new(), &test, 500, &opts.device)?;
+    Ok(TourRow {
+        family: "clip",
+        task: format!("committed shapes CLIP (held-apart {:.3})", z.held_apart),
+        metric: "zero-shot acc, seen".into(),
+        value: z.seen,
+        train_seconds: 0.0,
         eval_seconds: t1.elapsed().as_secs_f64(),
     })
 }

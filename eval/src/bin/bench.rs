@@ -17,7 +17,8 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
 /// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size]; ponita (the paper's
 /// N-body network on `batch` fully connected systems of `size` particles; train = forward,
-/// position MSE, backward).
+/// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
+/// `batch` 224x224 images, or `batch` texts of 77 tokens).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -58,11 +59,14 @@ fn main() -> ExitCode {
         };
         let samples = if cli.model == "ponita" {
             bench_ponita(&cli, &device, train)?
+        } else if cli.model == "clip-image" || cli.model == "clip-text" {
+            anyhow::ensure!(!train, "the CLIP towers are timed in infer mode only");
+            bench_clip(cli.model == "clip-image", &cli, &device)?
         } else if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita, clip-image, clip-text",
                 cli.model
             );
         };
@@ -158,6 +162,33 @@ fn bench_ponita(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f
         let model = model.valid();
         Ok(time_iterations(cli.warmup, cli.iters, || {
             let _ = model.predict(&batch).slice([0..1, 0..1, 0..1]).into_data();
+        }))
+    }
+}
+
+fn bench_clip(image: bool, cli: &Cli, device: &Device) -> anyhow::Result<Vec<f64>> {
+    device.seed(0);
+    let cfg = zoo_clip::ClipConfig::vit_b_16();
+    let model = cfg.init(device)?;
+    if image {
+        let s = cfg.vision_cfg.image_size;
+        let x = Tensor::<4>::random([cli.batch, 3, s, s], Distribution::Normal(0.0, 1.0), device);
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let _ = model.encode_image(x.clone()).into_data();
+        }))
+    } else {
+        let tok = zoo_clip::Tokenizer::new();
+        let texts: Vec<String> = (0..cli.batch)
+            .map(|i| {
+                format!(
+                    "a photo of a {}, a type of pet, seen from the side number {i}.",
+                    ["cat", "dog"][i % 2]
+                )
+            })
+            .collect();
+        let ids = zoo_clip::zeroshot::tokenize_batch(&tok, &texts, cfg.text_cfg.context_length, device);
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let _ = model.encode_text(ids.clone()).into_data();
         }))
     }
 }
