@@ -7,7 +7,7 @@
 //! `F`. Both are read.
 
 use crate::error::{DataError, Result};
-use crate::nbody::random_rotation;
+use crate::nbody::{random_rotation, rotate};
 use crate::npy::{NpyArray, read_npz};
 use crate::{Batcher, Dataset, Rng};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -218,7 +218,7 @@ impl Dataset<Md17Sample> for Md17Set {
         if self.rotate {
             let r = random_rotation(rng);
             for v in s.pos.iter_mut().chain(s.forces.iter_mut()) {
-                *v = std::array::from_fn(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2]);
+                *v = rotate(&r, v);
             }
         }
         Ok(s)

@@ -292,10 +292,30 @@ pub struct NBodySplits {
 /// `generate_dataset.py --seed S --num-train N --num-valid M --num-test K`: one stream seeded
 /// once, then train, valid and test in that order.
 pub fn generate(sim: &ChargedParticles, seed: u32, train: usize, valid: usize, test: usize) -> NBodySplits {
+    generate_prefix(sim, seed, [train, valid, test], [None; 3])
+}
+
+/// [`generate`] keeping only the first `keep[s]` trajectories of split `s` (train, valid, test):
+/// the stream still advances past the others (their initial draws are made, their integration
+/// skipped), so the kept ones equal the first trajectories of the full generation.
+pub fn generate_prefix(
+    sim: &ChargedParticles,
+    seed: u32,
+    counts: [usize; 3],
+    keep: [Option<usize>; 3],
+) -> NBodySplits {
     let mut rng = LegacyRandomState::new(seed);
-    let train = sim.simulate(&mut rng, train);
-    let valid = sim.simulate(&mut rng, valid);
-    let test = sim.simulate(&mut rng, test);
+    let mut split = |count: usize, keep: Option<usize>| {
+        let kept = keep.map_or(count, |k| k.min(count));
+        let out = sim.simulate(&mut rng, kept);
+        for _ in kept..count {
+            sim.draw(&mut rng);
+        }
+        out
+    };
+    let train = split(counts[0], keep[0]);
+    let valid = split(counts[1], keep[1]);
+    let test = split(counts[2], keep[2]);
     NBodySplits { train, valid, test }
 }
 
@@ -537,19 +557,30 @@ impl Dataset<NBodySample> for NBody {
     }
 
     fn get_train(&self, index: usize, rng: &mut Rng) -> Result<NBodySample> {
-        let mut s = self.get(index)?;
-        if self.rotate {
-            let r = random_rotation(rng);
-            for v in s
-                .loc
-                .iter_mut()
-                .chain(s.vel.iter_mut())
-                .chain(s.target.iter_mut())
-            {
-                *v = std::array::from_fn(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2]);
-            }
+        let s = self.get(index)?;
+        Ok(if self.rotate {
+            s.rotated(&random_rotation(rng))
+        } else {
+            s
+        })
+    }
+}
+
+/// `r v` for a 3x3 matrix `r`.
+pub fn rotate(r: &[[f32; 3]; 3], v: &[f32; 3]) -> [f32; 3] {
+    std::array::from_fn(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2])
+}
+
+impl NBodySample {
+    /// The sample with positions, velocities and target rotated by `r` (charges unchanged).
+    pub fn rotated(&self, r: &[[f32; 3]; 3]) -> Self {
+        let all = |vs: &[[f32; 3]]| vs.iter().map(|v| rotate(r, v)).collect();
+        Self {
+            loc: all(&self.loc),
+            vel: all(&self.vel),
+            charges: self.charges.clone(),
+            target: all(&self.target),
         }
-        Ok(s)
     }
 }
 
@@ -640,7 +671,14 @@ impl NBodyData {
             ),
             None => {
                 let sim = ChargedParticles::default();
-                let splits = generate(&sim, self.seed, self.num_train, self.num_valid, self.num_test);
+                // Integrate only what is kept (3,000 of the 10,000 training trajectories by
+                // default); the stream still passes over the rest.
+                let splits = generate_prefix(
+                    &sim,
+                    self.seed,
+                    [self.num_train, self.num_valid, self.num_test],
+                    [self.max_train, self.max_eval, self.max_eval],
+                );
                 (
                     NBody::from_trajectories(&splits.train, &sim, self.max_train)?,
                     NBody::from_trajectories(&splits.valid, &sim, self.max_eval)?,
@@ -662,6 +700,16 @@ impl NBodyData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generated_prefix_equals_the_full_generation_cut() {
+        let sim = ChargedParticles::default();
+        let full = generate(&sim, 43, 5, 3, 4);
+        let part = generate_prefix(&sim, 43, [5, 3, 4], [Some(2), None, Some(1)]);
+        assert_eq!(part.train, full.train[..2]);
+        assert_eq!(part.valid, full.valid);
+        assert_eq!(part.test, full.test[..1]);
+    }
 
     #[test]
     fn mt19937_matches_the_reference_outputs() {

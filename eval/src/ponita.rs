@@ -377,10 +377,7 @@ pub fn rotation_check(
     seed: u64,
     device: &Device,
 ) -> anyhow::Result<RotationCheck> {
-    use zoo_datasets::nbody::{NBodySample, random_rotation};
-    let rot = |r: &[[f32; 3]; 3], v: &[f32; 3]| -> [f32; 3] {
-        std::array::from_fn(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2])
-    };
+    use zoo_datasets::nbody::{NBodySample, random_rotation, rotate};
     let mut out = RotationCheck::default();
     let n = data.len();
     let mut start = 0;
@@ -390,16 +387,7 @@ pub fn rotation_check(
         let rs: Vec<[[f32; 3]; 3]> = (start..end)
             .map(|i| random_rotation(&mut zoo_datasets::rng::rng_for(seed, &[i as u64])))
             .collect();
-        let rotated: Vec<NBodySample> = items
-            .iter()
-            .zip(&rs)
-            .map(|(s, r)| NBodySample {
-                loc: s.loc.iter().map(|v| rot(r, v)).collect(),
-                vel: s.vel.iter().map(|v| rot(r, v)).collect(),
-                charges: s.charges.clone(),
-                target: s.target.iter().map(|v| rot(r, v)).collect(),
-            })
-            .collect();
+        let rotated: Vec<NBodySample> = items.iter().zip(&rs).map(|(s, r)| s.rotated(r)).collect();
         let plain = model.predict(&NBodyBatcher.batch(items, device));
         let batch_r = NBodyBatcher.batch(rotated, device);
         let pred_r: Vec<f32> = model.predict(&batch_r).into_data().try_to_vec::<f32>()?;
@@ -412,7 +400,7 @@ pub fn rotation_check(
             .zip(&rs)
             .flat_map(|(p, r)| {
                 p.chunks(3)
-                    .flat_map(|v| rot(r, &[v[0], v[1], v[2]]))
+                    .flat_map(|v| rotate(r, &[v[0], v[1], v[2]]))
                     .collect::<Vec<_>>()
             })
             .collect();
