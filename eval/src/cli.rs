@@ -276,20 +276,23 @@ pub fn report_metrics(
 }
 
 /// Prints final metrics: a human-readable table, then, with `json`, one JSON object as the last
-/// line of stdout.
+/// line of stdout. A reader that closes the pipe early (`| head`) ends the output quietly.
 pub fn print_metrics(title: &str, metrics: &serde_json::Map<String, serde_json::Value>, json: bool) {
-    println!("{title}");
+    use std::io::Write;
     let width = metrics.keys().map(String::len).max().unwrap_or(0);
+    let mut text = format!("{title}\n");
     for (k, v) in metrics {
         let shown = match v {
             serde_json::Value::Number(n) if n.is_f64() => format!("{:.6}", n.as_f64().unwrap_or(f64::NAN)),
             other => other.to_string(),
         };
-        println!("  {k:<width$}  {shown}");
+        text.push_str(&format!("  {k:<width$}  {shown}\n"));
     }
     if json {
-        println!("{}", serde_json::Value::Object(metrics.clone()));
+        text.push_str(&format!("{}\n", serde_json::Value::Object(metrics.clone())));
     }
+    // println! would panic on a closed pipe; the metrics are also in metrics.json when --out is set.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 #[cfg(test)]
