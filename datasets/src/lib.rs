@@ -5,6 +5,7 @@
 //! Everything that reads a file lives here (or in `zoo-weights`); model crates never touch files.
 
 pub mod captions;
+pub mod dassl;
 pub mod error;
 pub mod image;
 pub mod md17;

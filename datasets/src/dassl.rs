@@ -1,0 +1,488 @@
+//! The CoOp/Dassl layout of the prompt-learning benchmarks (PromptSRC, CoOp, MaPLe): the
+//! `split_zhou_<Name>.json` files, FGVCAircraft's text lists, ImageNet's `classnames.txt`;
+//! K-shot sampling per class and the base/novel class split.
+//!
+//! A split file is `{"train": [[relpath, label, classname], ...], "val": [...], "test": [...]}`,
+//! each `relpath` relative to the dataset's image directory.
+
+use crate::rng::rng_for;
+use crate::{DataError, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One labelled image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Image file.
+    pub path: PathBuf,
+    /// Class index.
+    pub label: usize,
+    /// Class name (as prompts use it).
+    pub classname: String,
+}
+
+/// The three splits of a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Splits {
+    /// Training items.
+    pub train: Vec<Item>,
+    /// Validation items.
+    pub val: Vec<Item>,
+    /// Test items.
+    pub test: Vec<Item>,
+}
+
+/// The 11 benchmark datasets: (name, dataset folder, image folder inside it, split file).
+/// StanfordCars' paths are relative to the dataset folder itself; FGVCAircraft has no JSON and
+/// ImageNet is read from its folders (see [`open`]).
+pub const DATASETS: [(&str, &str, &str, &str); 11] = [
+    ("ImageNet", "imagenet", "images", ""),
+    (
+        "Caltech101",
+        "caltech-101",
+        "101_ObjectCategories",
+        "split_zhou_Caltech101.json",
+    ),
+    (
+        "OxfordPets",
+        "oxford_pets",
+        "images",
+        "split_zhou_OxfordPets.json",
+    ),
+    (
+        "StanfordCars",
+        "stanford_cars",
+        "",
+        "split_zhou_StanfordCars.json",
+    ),
+    (
+        "OxfordFlowers",
+        "oxford_flowers",
+        "jpg",
+        "split_zhou_OxfordFlowers.json",
+    ),
+    ("Food101", "food-101", "images", "split_zhou_Food101.json"),
+    ("FGVCAircraft", "fgvc_aircraft", "images", ""),
+    ("SUN397", "sun397", "SUN397", "split_zhou_SUN397.json"),
+    (
+        "DescribableTextures",
+        "dtd",
+        "images",
+        "split_zhou_DescribableTextures.json",
+    ),
+    ("EuroSAT", "eurosat", "2750", "split_zhou_EuroSAT.json"),
+    ("UCF101", "ucf101", "UCF-101-midframes", "split_zhou_UCF101.json"),
+];
+
+/// CoOp's renaming of EuroSAT's class names (its `NEW_CNAMES`), applied after reading.
+pub const EUROSAT_NAMES: [(&str, &str); 10] = [
+    ("AnnualCrop", "Annual Crop Land"),
+    ("Forest", "Forest"),
+    ("HerbaceousVegetation", "Herbaceous Vegetation Land"),
+    ("Highway", "Highway or Road"),
+    ("Industrial", "Industrial Buildings"),
+    ("Pasture", "Pasture Land"),
+    ("PermanentCrop", "Permanent Crop Land"),
+    ("Residential", "Residential Buildings"),
+    ("River", "River"),
+    ("SeaLake", "Sea or Lake"),
+];
+
+/// How many missing files an error lists.
+const SHOWN: usize = 5;
+
+fn check_files(items: &[Item], source: &Path) -> Result<()> {
+    let missing: Vec<String> = items
+        .iter()
+        .filter(|i| !i.path.is_file())
+        .map(|i| i.path.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let more = missing.len().saturating_sub(SHOWN);
+    Err(DataError::format(
+        source,
+        format!(
+            "{} listed image(s) do not exist: {}{}",
+            missing.len(),
+            missing[..missing.len().min(SHOWN)].join(", "),
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
+/// Reads a `split_zhou_*.json` file; `image_dir` is what its paths are relative to. Every listed
+/// image must exist (the first few missing ones are named), and a label must always carry the
+/// same class name.
+pub fn read_split_json(path: &Path, image_dir: &Path) -> Result<Splits> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| DataError::format(path, format!("not JSON: {e}")))?;
+    let mut names: BTreeMap<usize, String> = BTreeMap::new();
+    let mut read = |key: &str| -> Result<Vec<Item>> {
+        let list = value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .ok_or_else(|| DataError::format(path, format!("no `{key}` list")))?;
+        list.iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let bad = |what: &str| {
+                    DataError::format(
+                        path,
+                        format!("`{key}`[{i}]: {what}; expected [relpath, label, classname]"),
+                    )
+                };
+                let e = entry
+                    .as_array()
+                    .filter(|e| e.len() == 3)
+                    .ok_or_else(|| bad("not a 3-element list"))?;
+                let rel = e[0].as_str().ok_or_else(|| bad("the path is not a string"))?;
+                let label = e[1]
+                    .as_u64()
+                    .ok_or_else(|| bad("the label is not a non-negative integer"))?
+                    as usize;
+                let classname = e[2]
+                    .as_str()
+                    .ok_or_else(|| bad("the class name is not a string"))?
+                    .to_string();
+                match names.get(&label) {
+                    Some(n) if *n != classname => {
+                        return Err(bad(&format!(
+                            "label {label} is `{n}` elsewhere but `{classname}` here"
+                        )));
+                    }
+                    None => {
+                        names.insert(label, classname.clone());
+                    }
+                    _ => {}
+                }
+                Ok(Item {
+                    path: image_dir.join(rel),
+                    label,
+                    classname,
+                })
+            })
+            .collect()
+    };
+    let splits = Splits {
+        train: read("train")?,
+        val: read("val")?,
+        test: read("test")?,
+    };
+    for items in [&splits.train, &splits.val, &splits.test] {
+        check_files(items, path)?;
+    }
+    Ok(splits)
+}
+
+fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// FGVCAircraft: `variants.txt` (one class per line, label = line order) and
+/// `images_variant_{train,val,test}.txt` (`<image id> <variant>` per line, image
+/// `images/<id>.jpg`).
+pub fn read_aircraft(dir: &Path) -> Result<Splits> {
+    let classes = read_lines(&dir.join("variants.txt"))?;
+    let index: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let split = |name: &str| -> Result<Vec<Item>> {
+        let file = dir.join(format!("images_variant_{name}.txt"));
+        let items = read_lines(&file)?
+            .iter()
+            .enumerate()
+            .map(|(n, line)| {
+                let (id, variant) = line.split_once(' ').ok_or_else(|| {
+                    DataError::format(&file, format!("line {}: expected `<image id> <variant>`", n + 1))
+                })?;
+                let label = *index.get(variant).ok_or_else(|| {
+                    DataError::format(
+                        &file,
+                        format!("line {}: variant `{variant}` is not in variants.txt", n + 1),
+                    )
+                })?;
+                Ok(Item {
+                    path: dir.join("images").join(format!("{id}.jpg")),
+                    label,
+                    classname: variant.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        check_files(&items, &file)?;
+        Ok(items)
+    };
+    Ok(Splits {
+        train: split("train")?,
+        val: split("val")?,
+        test: split("test")?,
+    })
+}
+
+/// ImageNet: `classnames.txt` (`<wnid> <name>` per line, label = line order),
+/// `images/train/<wnid>/*` and `images/val/<wnid>/*`; as in CoOp the validation images are the
+/// test split and there is no separate validation split.
+pub fn read_imagenet(dir: &Path) -> Result<Splits> {
+    let file = dir.join("classnames.txt");
+    let classes: Vec<(String, String)> = read_lines(&file)?
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            l.split_once(' ')
+                .map(|(w, c)| (w.to_string(), c.trim().to_string()))
+                .ok_or_else(|| {
+                    DataError::format(&file, format!("line {}: expected `<wnid> <class name>`", n + 1))
+                })
+        })
+        .collect::<Result<_>>()?;
+    let split = |name: &str| -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        for (label, (wnid, classname)) in classes.iter().enumerate() {
+            let folder = dir.join("images").join(name).join(wnid);
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+                .map_err(|e| DataError::io(&folder, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            items.extend(files.into_iter().map(|path| Item {
+                path,
+                label,
+                classname: classname.clone(),
+            }));
+        }
+        Ok(items)
+    };
+    Ok(Splits {
+        train: split("train")?,
+        val: Vec::new(),
+        test: split("val")?,
+    })
+}
+
+/// Opens benchmark `name` (one of [`DATASETS`], case-insensitive) under `root`, CoOp's folder
+/// names (`root/oxford_pets/images`, `root/oxford_pets/split_zhou_OxfordPets.json`, ...).
+pub fn open(root: &Path, name: &str) -> Result<Splits> {
+    let (canonical, folder, images, split) = DATASETS
+        .iter()
+        .find(|d| d.0.eq_ignore_ascii_case(name))
+        .copied()
+        .ok_or_else(|| {
+            let all: Vec<&str> = DATASETS.iter().map(|d| d.0).collect();
+            DataError::invalid(format!(
+                "unknown dataset `{name}`; expected one of {}",
+                all.join(", ")
+            ))
+        })?;
+    let dir = root.join(folder);
+    let mut splits = match canonical {
+        "ImageNet" => read_imagenet(&dir)?,
+        "FGVCAircraft" => read_aircraft(&dir)?,
+        _ => read_split_json(&dir.join(split), &dir.join(images))?,
+    };
+    if canonical == "EuroSAT" {
+        for item in splits
+            .train
+            .iter_mut()
+            .chain(&mut splits.val)
+            .chain(&mut splits.test)
+        {
+            if let Some((_, new)) = EUROSAT_NAMES.iter().find(|(old, _)| *old == item.classname) {
+                item.classname = new.to_string();
+            }
+        }
+    }
+    Ok(splits)
+}
+
+/// K items per class (all of a class with fewer), drawn without replacement from a stream seeded
+/// by `seed`, classes in label order, items in their original order. Dassl draws with CPython's
+/// `random.sample`; the subsets differ from its cached ones but follow the same rule.
+pub fn few_shot(items: &[Item], k: usize, seed: u64) -> Vec<Item> {
+    let mut by_label: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        by_label.entry(item.label).or_default().push(i);
+    }
+    let mut chosen = Vec::new();
+    for (label, idx) in by_label {
+        let mut rng = rng_for(seed, &[label as u64]);
+        let perm = crate::rng::permutation(idx.len(), &mut rng);
+        let mut pick: Vec<usize> = perm.into_iter().take(k).map(|p| idx[p]).collect();
+        pick.sort_unstable();
+        chosen.extend(pick);
+    }
+    chosen.sort_unstable();
+    chosen.into_iter().map(|i| items[i].clone()).collect()
+}
+
+/// Which classes of a base-to-novel split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subsample {
+    /// All classes.
+    All,
+    /// The first ceil(n/2) labels of the training split.
+    Base,
+    /// The remaining labels.
+    Novel,
+}
+
+/// The base-to-novel rule (CoOp's `subsample_classes`): the sorted labels of `train`, the first
+/// ceil(n/2) base, the rest novel; the chosen half of every split kept and relabelled from 0 in
+/// label order.
+pub fn subsample(splits: &Splits, which: Subsample) -> Splits {
+    if which == Subsample::All {
+        return splits.clone();
+    }
+    let labels: Vec<usize> = {
+        let mut l: Vec<usize> = splits.train.iter().map(|i| i.label).collect();
+        l.sort_unstable();
+        l.dedup();
+        l
+    };
+    let m = labels.len().div_ceil(2);
+    let kept: &[usize] = if which == Subsample::Base {
+        &labels[..m]
+    } else {
+        &labels[m..]
+    };
+    let relabel: BTreeMap<usize, usize> = kept.iter().enumerate().map(|(new, &old)| (old, new)).collect();
+    let keep = |items: &[Item]| -> Vec<Item> {
+        items
+            .iter()
+            .filter_map(|i| relabel.get(&i.label).map(|&label| Item { label, ..i.clone() }))
+            .collect()
+    };
+    Splits {
+        train: keep(&splits.train),
+        val: keep(&splits.val),
+        test: keep(&splits.test),
+    }
+}
+
+/// Class names by label (`[label] -> name`) of `items`.
+pub fn classnames(items: &[Item]) -> Vec<String> {
+    let mut names: BTreeMap<usize, &str> = BTreeMap::new();
+    for i in items {
+        names.entry(i.label).or_insert(&i.classname);
+    }
+    let n = names.keys().next_back().map_or(0, |m| m + 1);
+    (0..n)
+        .map(|l| names.get(&l).map_or(String::new(), |s| s.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(label: usize, n: usize) -> Item {
+        Item {
+            path: PathBuf::from(format!("{label}/{n}.jpg")),
+            label,
+            classname: format!("class {label}"),
+        }
+    }
+
+    #[test]
+    fn base_and_novel_halves_are_relabelled() {
+        let s = Splits {
+            train: (0..5).flat_map(|l| (0..3).map(move |n| item(l, n))).collect(),
+            val: vec![item(4, 9)],
+            test: (0..5).map(|l| item(l, 7)).collect(),
+        };
+        let base = subsample(&s, Subsample::Base);
+        let novel = subsample(&s, Subsample::Novel);
+        // 5 classes: ceil(5/2) = 3 base (0, 1, 2), 2 novel (3, 4 -> 0, 1).
+        assert_eq!(classnames(&base.test), ["class 0", "class 1", "class 2"]);
+        assert_eq!(classnames(&novel.test), ["class 3", "class 4"]);
+        assert_eq!(novel.val[0].label, 1);
+        assert_eq!(base.train.len(), 9);
+    }
+
+    #[test]
+    fn few_shot_takes_k_per_class_reproducibly() {
+        let items: Vec<Item> = (0..3).flat_map(|l| (0..10).map(move |n| item(l, n))).collect();
+        let a = few_shot(&items, 4, 1);
+        assert_eq!(a.len(), 12);
+        for l in 0..3 {
+            assert_eq!(a.iter().filter(|i| i.label == l).count(), 4);
+        }
+        assert_eq!(a, few_shot(&items, 4, 1));
+        assert_ne!(a, few_shot(&items, 4, 2));
+        assert_eq!(few_shot(&items[..2], 16, 1).len(), 2);
+    }
+
+    #[test]
+    fn split_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("images");
+        std::fs::create_dir_all(img.join("cat")).unwrap();
+        std::fs::write(img.join("cat/1.jpg"), b"x").unwrap();
+        let json = dir.path().join("split_zhou_Test.json");
+        std::fs::write(
+            &json,
+            r#"{"train": [["cat/1.jpg", 0, "cat"]], "val": [], "test": [["dog/2.jpg", 1, "dog"], ["dog/3.jpg", 1, "dog"]]}"#,
+        )
+        .unwrap();
+        let e = read_split_json(&json, &img).unwrap_err().to_string();
+        assert!(
+            e.contains("split_zhou_Test.json") && e.contains("2 listed image(s)") && e.contains("dog/2.jpg"),
+            "{e}"
+        );
+        std::fs::write(
+            &json,
+            r#"{"train": [["cat/1.jpg", "zero", "cat"]], "val": [], "test": []}"#,
+        )
+        .unwrap();
+        let e = read_split_json(&json, &img).unwrap_err().to_string();
+        assert!(e.contains("`train`[0]") && e.contains("label"), "{e}");
+        std::fs::write(
+            &json,
+            r#"{"train": [["cat/1.jpg", 0, "cat"], ["cat/1.jpg", 0, "kitten"]], "val": [], "test": []}"#,
+        )
+        .unwrap();
+        let e = read_split_json(&json, &img).unwrap_err().to_string();
+        assert!(e.contains("`train`[1]") && e.contains("kitten"), "{e}");
+        std::fs::write(
+            &json,
+            r#"{"train": [["cat/1.jpg", 0, "cat"]], "val": [], "test": []}"#,
+        )
+        .unwrap();
+        let s = read_split_json(&json, &img).unwrap();
+        assert_eq!(s.train[0].path, img.join("cat/1.jpg"));
+    }
+
+    #[test]
+    fn aircraft_lists_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("images")).unwrap();
+        std::fs::write(d.join("variants.txt"), "707-320\nA300B4\n").unwrap();
+        for (split, line) in [
+            ("train", "0034309 A300B4"),
+            ("val", "0034310 707-320"),
+            ("test", "0034311 A300B4"),
+        ] {
+            std::fs::write(d.join(format!("images_variant_{split}.txt")), format!("{line}\n")).unwrap();
+            std::fs::write(d.join("images").join(format!("{}.jpg", &line[..7])), b"x").unwrap();
+        }
+        let s = read_aircraft(d).unwrap();
+        assert_eq!((s.train[0].label, s.val[0].label), (1, 0));
+        std::fs::write(d.join("images_variant_test.txt"), "0034311 Concorde\n").unwrap();
+        let e = read_aircraft(d).unwrap_err().to_string();
+        assert!(
+            e.contains("images_variant_test.txt") && e.contains("Concorde"),
+            "{e}"
+        );
+    }
+}
