@@ -8,11 +8,15 @@
   model on three image-caption pairs.
 - clip_onnx_image.onnx / clip_onnx_text.onnx: the image and text towers of a tiny CLIP with a
   1,000-token vocabulary (keeps the file small), exported with torch.onnx.export;
+  clip_onnx_image_static.onnx: the image tower again, batch 2 and constant-folded, for the
+  burn-onnx code-generation example;
   clip_onnx_io.safetensors holds onnxruntime's outputs on fixed inputs.
 
     python weights/reference/clip_import_fixtures.py
 """
 import numpy as np
+import onnx
+import onnxsim
 import onnxruntime as ort
 import open_clip
 import torch
@@ -88,14 +92,24 @@ torch.onnx.export(Image(onnx_model), (images,), f"{F}/clip_onnx_image.onnx", inp
                   output_names=["features"], dynamic_axes={"images": {0: "batch"}}, **kw)
 torch.onnx.export(Text(onnx_model), (tokens,), f"{F}/clip_onnx_text.onnx", input_names=["tokens"],
                   output_names=["features"], dynamic_axes={"tokens": {0: "batch"}}, **kw)
+# For burn-onnx's code generation (examples/onnx-codegen): the image tower with a fixed batch and
+# constant folding and onnx-simplifier (`pip install onnxsim`), so every shape computation is a
+# constant (parameter names are not kept here).
+torch.onnx.export(Image(onnx_model), (images,), f"{F}/clip_onnx_image_static.onnx", input_names=["images"],
+                  output_names=["features"], export_params=True, do_constant_folding=True, dynamo=False,
+                  opset_version=17)
+simplified, ok = onnxsim.simplify(onnx.load(f"{F}/clip_onnx_image_static.onnx"))
+assert ok
+onnx.save(simplified, f"{F}/clip_onnx_image_static.onnx")
 img = ort.InferenceSession(f"{F}/clip_onnx_image.onnx").run(None, {"images": images.numpy()})[0]
+img_static = ort.InferenceSession(f"{F}/clip_onnx_image_static.onnx").run(None, {"images": images.numpy()})[0]
+assert np.abs(img - img_static).max() < 1e-5
 txt = ort.InferenceSession(f"{F}/clip_onnx_text.onnx").run(None, {"tokens": tokens.numpy()})[0]
 with torch.no_grad():
     print("ort vs torch:", np.abs(img - onnx_model.encode_image(images).numpy()).max(),
           np.abs(txt - onnx_model.encode_text(tokens).numpy()).max())
 save_file({"images": images, "tokens": tokens.float(), "image_features": torch.from_numpy(img),
            "text_features": torch.from_numpy(txt)}, f"{F}/clip_onnx_io.safetensors")
-import onnx
 for f in ["image", "text"]:
     g = onnx.load(f"{F}/clip_onnx_{f}.onnx").graph
     print(f, [i.name for i in g.initializer][:12], len(g.initializer))
