@@ -381,6 +381,63 @@ pub fn classnames(items: &[Item]) -> Vec<String> {
         .collect()
 }
 
+/// Dassl items as images: the evaluation view is CLIP's preprocessing
+/// ([`crate::image::load_image_clip`]), the training view (when `augment`) a random resized crop
+/// and flip ([`crate::resample::clip_train_crop`]).
+#[derive(Debug, Clone)]
+pub struct DasslImages {
+    items: Vec<Item>,
+    size: usize,
+    augment: bool,
+}
+
+impl DasslImages {
+    /// `items` at `size x size`.
+    pub fn new(items: Vec<Item>, size: usize, augment: bool) -> Self {
+        Self { items, size, augment }
+    }
+
+    /// The items.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+}
+
+impl crate::Dataset<crate::image::ImageItem> for DasslImages {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn get(&self, index: usize) -> Result<crate::image::ImageItem> {
+        let item = self
+            .items
+            .get(index)
+            .ok_or_else(|| DataError::invalid(format!("index {index} out of {}", self.items.len())))?;
+        Ok(crate::image::ImageItem {
+            pixels: crate::image::load_image_clip(&item.path, self.size)?,
+            size: self.size,
+            label: item.label,
+        })
+    }
+
+    fn get_train(&self, index: usize, rng: &mut crate::Rng) -> Result<crate::image::ImageItem> {
+        if !self.augment {
+            return self.get(index);
+        }
+        let item = self
+            .items
+            .get(index)
+            .ok_or_else(|| DataError::invalid(format!("index {index} out of {}", self.items.len())))?;
+        let img = crate::image::decode_rgb(&item.path)?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        Ok(crate::image::ImageItem {
+            pixels: crate::resample::clip_train_crop(img.as_raw(), w, h, self.size, rng),
+            size: self.size,
+            label: item.label,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,6 +517,39 @@ mod tests {
         .unwrap();
         let s = read_split_json(&json, &img).unwrap();
         assert_eq!(s.train[0].path, img.join("cat/1.jpg"));
+    }
+
+    #[test]
+    fn dassl_images_preprocess_and_augment() {
+        use crate::Dataset;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        let pixels: Vec<u8> = (0..3 * 40 * 40).map(|i| (i % 251) as u8).collect();
+        crate::image::save_png(
+            &crate::image::ImageItem {
+                pixels,
+                size: 40,
+                label: 0,
+            },
+            &path,
+        )
+        .unwrap();
+        let items = vec![Item {
+            path,
+            label: 3,
+            classname: "x".into(),
+        }];
+        let ds = DasslImages::new(items, 24, true);
+        let plain = ds.get(0).unwrap();
+        assert_eq!(
+            (plain.size, plain.label, plain.pixels.len()),
+            (24, 3, 3 * 24 * 24)
+        );
+        let mut rng = crate::rng::rng_for(0, &[]);
+        let a = ds.get_train(0, &mut rng).unwrap();
+        let b = ds.get_train(0, &mut rng).unwrap();
+        assert_eq!(a.pixels.len(), 3 * 24 * 24);
+        assert_ne!(a.pixels, b.pixels, "two training views of an image should differ");
     }
 
     #[test]

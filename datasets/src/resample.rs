@@ -146,9 +146,92 @@ pub fn clip_resize_crop(rgb: &[u8], width: usize, height: usize, size: usize) ->
     out
 }
 
+/// torchvision's `RandomResizedCrop.get_params`: up to 10 draws of an area fraction uniform in
+/// `scale` and a log-uniform aspect ratio in `ratio`, the first box that fits placed uniformly;
+/// otherwise the centre crop clamped to the ratio range. Returns `(x0, y0, width, height)`.
+pub fn random_resized_crop_box(
+    width: usize,
+    height: usize,
+    scale: (f64, f64),
+    ratio: (f64, f64),
+    rng: &mut crate::Rng,
+) -> (usize, usize, usize, usize) {
+    use rand::RngExt;
+    let area = (width * height) as f64;
+    let (lo, hi) = (ratio.0.ln(), ratio.1.ln());
+    for _ in 0..10 {
+        let target = area * rng.random_range(scale.0..=scale.1);
+        let aspect = rng.random_range(lo..=hi).exp();
+        let w = (target * aspect).sqrt().round() as usize;
+        let h = (target / aspect).sqrt().round() as usize;
+        if w > 0 && w <= width && h > 0 && h <= height {
+            let y0 = rng.random_range(0..=height - h);
+            let x0 = rng.random_range(0..=width - w);
+            return (x0, y0, w, h);
+        }
+    }
+    let in_ratio = width as f64 / height as f64;
+    let (w, h) = if in_ratio < ratio.0 {
+        (width, ((width as f64 / ratio.0).round() as usize).max(1))
+    } else if in_ratio > ratio.1 {
+        (((height as f64 * ratio.1).round() as usize).max(1), height)
+    } else {
+        (width, height)
+    };
+    ((width - w) / 2, (height - h) / 2, w, h)
+}
+
+/// CLIP / Dassl training augmentation on decoded RGB bytes (HWC): `RandomResizedCrop(size,
+/// scale (0.08, 1), ratio (3/4, 4/3), BICUBIC)` then a horizontal flip with probability 0.5;
+/// returns CHW bytes, `3 x size x size`.
+pub fn clip_train_crop(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    size: usize,
+    rng: &mut crate::Rng,
+) -> Vec<u8> {
+    use rand::RngExt;
+    let (x0, y0, w, h) = random_resized_crop_box(width, height, (0.08, 1.0), (0.75, 4.0 / 3.0), rng);
+    let mut crop = Vec::with_capacity(3 * w * h);
+    for y in y0..y0 + h {
+        crop.extend_from_slice(&rgb[3 * (y * width + x0)..3 * (y * width + x0 + w)]);
+    }
+    let resized = resize_bicubic(&crop, w, h, size, size);
+    let flip = rng.random_bool(0.5);
+    let mut out = vec![0u8; 3 * size * size];
+    for y in 0..size {
+        for x in 0..size {
+            let sx = if flip { size - 1 - x } else { x };
+            for c in 0..3 {
+                out[c * size * size + y * size + x] = resized[3 * (y * size + sx) + c];
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_resized_crop_boxes_fit_and_follow_the_ranges() {
+        let mut rng = crate::rng::rng_for(3, &[]);
+        for _ in 0..500 {
+            let (x0, y0, w, h) = random_resized_crop_box(300, 200, (0.08, 1.0), (0.75, 4.0 / 3.0), &mut rng);
+            assert!(x0 + w <= 300 && y0 + h <= 200 && w > 0 && h > 0);
+            let frac = (w * h) as f64 / 60_000.0;
+            assert!((0.07..=1.01).contains(&frac), "{frac}");
+        }
+        // A strip too thin for any box in range falls back to the clamped centre crop.
+        let (x0, y0, w, h) = random_resized_crop_box(1000, 10, (0.9, 1.0), (0.75, 4.0 / 3.0), &mut rng);
+        assert_eq!((w, h), (13, 10));
+        assert_eq!((x0, y0), (493, 0));
+        let out = clip_train_crop(&vec![9u8; 3 * 50 * 40], 50, 40, 24, &mut rng);
+        assert_eq!(out.len(), 3 * 24 * 24);
+        assert!(out.iter().all(|&v| v == 9));
+    }
 
     #[test]
     fn sizes_and_offsets_follow_torchvision() {
