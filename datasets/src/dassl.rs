@@ -88,6 +88,21 @@ pub const EUROSAT_NAMES: [(&str, &str); 10] = [
     ("SeaLake", "Sea or Lake"),
 ];
 
+/// CoOp's zero-shot CLIP prompt per dataset (`trainers/zsclip.py`, `CUSTOM_TEMPLATES`); the
+/// others use "a photo of a {}.".
+pub fn zero_shot_template(name: &str) -> &'static str {
+    match name.to_ascii_lowercase().as_str() {
+        "oxfordpets" => "a photo of a {}, a type of pet.",
+        "oxfordflowers" => "a photo of a {}, a type of flower.",
+        "fgvcaircraft" => "a photo of a {}, a type of aircraft.",
+        "describabletextures" => "{} texture.",
+        "eurosat" => "a centered satellite photo of {}.",
+        "food101" => "a photo of {}, a type of food.",
+        "ucf101" => "a photo of a person doing {}.",
+        _ => "a photo of a {}.",
+    }
+}
+
 /// How many missing files an error lists.
 const SHOWN: usize = 5;
 

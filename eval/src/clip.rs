@@ -11,7 +11,7 @@ use std::sync::Arc;
 use zoo_clip::zeroshot::{IMAGENET_TEMPLATES, classifier, scores, tokenize_batch};
 use zoo_clip::{Clip, ClipConfig, IMAGE_MEAN, IMAGE_STD, Tokenizer};
 use zoo_datasets::captions::{COLOURS, Captioned, CaptionedItem, CaptionedShapes, SHAPES, pair_name};
-use zoo_datasets::image::{ImageBatcher, ImageFolder, ImageItem};
+use zoo_datasets::image::{ImageBatcher, ImageItem};
 use zoo_datasets::{Batcher, Dataset};
 
 /// Family name in run.json.
@@ -180,13 +180,13 @@ pub fn read_lines(path: &Path, what: &str) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-/// Zero-shot classification of an ImageFolder split (`dir/<class>/<image>`), images preprocessed
-/// as open_clip does (Pillow-exact bicubic resize, center crop); `class_names` replaces the folder
-/// names in the prompts (same order) when given.
+/// Zero-shot classification of labelled images (an ImageFolder split with
+/// `Resize::PilBicubic`, or a Dassl split as `DasslImages`: both preprocess as open_clip does);
+/// `class_names[label]` goes into the prompts.
 pub fn evaluate_folder(
     model: &Clip,
     tokenizer: &Tokenizer,
-    folder: &ImageFolder,
+    folder: &dyn Dataset<ImageItem>,
     class_names: &[String],
     templates: &[String],
     batch_size: usize,

@@ -134,7 +134,7 @@ fn bad_inputs_are_named() {
     ]);
     assert!(!ok);
     assert!(
-        err.contains("names.txt") && err.contains("2 class names for 1 class folders"),
+        err.contains("names.txt") && err.contains("2 class names for 1 classes"),
         "{err}"
     );
     // A model config with fields zoo-clip does not build.
@@ -147,4 +147,76 @@ fn bad_inputs_are_named() {
     let (ok, _, err) = run(&["--model-config", cfg.to_str().unwrap(), "--weights", w]);
     assert!(!ok);
     assert!(err.contains("clipa.json") && err.contains("no_ln_pre"), "{err}");
+}
+
+#[test]
+fn dassl_split_zero_shot_with_the_coop_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let pets = dir.path().join("oxford_pets");
+    let mut entries = Vec::new();
+    for (label, breed) in ["abyssinian", "basset_hound", "beagle"].iter().enumerate() {
+        for n in 0..2 {
+            let rel = format!("{breed}_{n}.png");
+            let pixels: Vec<u8> = (0..3 * 40 * 48)
+                .map(|i| ((i * (label + 2) + n) % 256) as u8)
+                .collect();
+            // Not square: the preprocessing resizes and crops to the model's 32x32.
+            let img = image::RgbImage::from_fn(48, 40, |x, y| {
+                let i = (y * 48 + x) as usize;
+                image::Rgb([pixels[i], pixels[1920 + i], pixels[3840 + i]])
+            });
+            std::fs::create_dir_all(pets.join("images")).unwrap();
+            img.save(pets.join("images").join(&rel)).unwrap();
+            entries.push(format!(r#"["{rel}", {label}, "{breed}"]"#));
+        }
+    }
+    std::fs::write(
+        pets.join("split_zhou_OxfordPets.json"),
+        format!(
+            r#"{{"train": [{0}], "val": [{0}], "test": [{0}]}}"#,
+            entries.join(", ")
+        ),
+    )
+    .unwrap();
+    let w = path("clip_tiny_weights.safetensors");
+    let root = dir.path().to_str().unwrap();
+    let base = [
+        "--model",
+        "tiny",
+        "--weights",
+        w.to_str().unwrap(),
+        "--json",
+        "--dassl",
+        "OxfordPets",
+        "--data-root",
+        root,
+    ];
+    let (ok, out, err) = run(&base);
+    assert!(ok, "{err}");
+    let m: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            m["images"].as_u64(),
+            m["classes"].as_u64(),
+            m["templates"].as_u64()
+        ),
+        (Some(6), Some(3), Some(1))
+    );
+    assert!(out.contains("OxfordPets test"), "{out}");
+    // Base-to-novel: 3 classes -> 2 base, 1 novel.
+    let (ok, out, err) = run(&[&base[..], &["--subsample", "novel"]].concat());
+    assert!(ok, "{err}");
+    let m: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (m["images"].as_u64(), m["classes"].as_u64(), m["top1"].as_f64()),
+        (Some(2), Some(1), Some(1.0))
+    );
+    // A listed image that is missing is named.
+    std::fs::remove_file(pets.join("images/beagle_1.png")).unwrap();
+    let (ok, _, err) = run(&base);
+    assert!(!ok);
+    assert!(
+        err.contains("beagle_1.png") && err.contains("split_zhou_OxfordPets.json"),
+        "{err}"
+    );
 }
