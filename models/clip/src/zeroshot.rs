@@ -91,6 +91,17 @@ pub const IMAGENET_TEMPLATES: [&str; 80] = [
     "a tattoo of the {}.",
 ];
 
+/// PromptSRC's 60 templates for its textual-diversity regulariser (Khattak et al. 2023,
+/// section 3.2; its `IMAGENET_TEMPLATES`): "a photo of a {}." first, then CLIP's 80 in order
+/// without it, cut at 60.
+pub fn promptsrc_templates() -> Vec<&'static str> {
+    let first = "a photo of a {}.";
+    std::iter::once(first)
+        .chain(IMAGENET_TEMPLATES.iter().copied().filter(|t| *t != first))
+        .take(60)
+        .collect()
+}
+
 /// Fills `{}` of `template` with `class` (or appends the class when the template has no `{}`).
 pub fn fill(template: &str, class: &str) -> String {
     if template.contains("{}") {
@@ -148,6 +159,32 @@ pub fn classifier(
     Tensor::cat(rows, 0)
 }
 
+/// PromptSRC's frozen class features `[classes, embed_dim]`: the mean over `templates` of the
+/// *unnormalised* text features (normalised only when used), unlike [`classifier`]'s
+/// normalise-average-renormalise.
+pub fn mean_text_features(
+    model: &Clip,
+    tokenizer: &Tokenizer,
+    classes: &[String],
+    templates: &[String],
+    chunk: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let context = model.config().text_cfg.context_length;
+    let rows: Vec<Tensor<2>> = classes
+        .iter()
+        .map(|class| {
+            let texts: Vec<String> = templates.iter().map(|t| fill(t, class)).collect();
+            let feats: Vec<Tensor<2>> = texts
+                .chunks(chunk.max(1))
+                .map(|c| model.encode_text(tokenize_batch(tokenizer, c, context, device)))
+                .collect();
+            Tensor::cat(feats, 0).mean_dim(0)
+        })
+        .collect();
+    Tensor::cat(rows, 0)
+}
+
 /// Class scores `[batch, classes]`: logit_scale x cos(image, class) for preprocessed `images`.
 pub fn scores(model: &Clip, classifier: &Tensor<2>, images: Tensor<4>) -> Tensor<2> {
     let img = normalize(model.encode_image(images));
@@ -163,5 +200,36 @@ mod tests {
         assert_eq!(fill(IMAGENET_TEMPLATES[0], "dog"), "a bad photo of a dog.");
         assert_eq!(fill("a photo of", "dog"), "a photo of dog");
         assert!(IMAGENET_TEMPLATES.iter().all(|t| t.matches("{}").count() == 1));
+    }
+
+    #[test]
+    fn promptsrc_templates_are_its_60() {
+        // PromptSRC's trainers/imagenet_templates.py: these first four and this last one.
+        let t = promptsrc_templates();
+        assert_eq!(t.len(), 60);
+        assert_eq!(
+            t[..4],
+            [
+                "a photo of a {}.",
+                "a bad photo of a {}.",
+                "a photo of many {}.",
+                "a sculpture of a {}."
+            ]
+        );
+        assert_eq!(t[59], "itap of the {}.");
+        assert_eq!(t.iter().filter(|x| **x == "a photo of a {}.").count(), 1);
+    }
+
+    #[test]
+    fn one_template_means_agree_with_the_classifier() {
+        let device = Device::flex();
+        let model = crate::ClipConfig::tiny().init(&device).unwrap();
+        let tok = Tokenizer::new();
+        let classes = vec!["cat".to_string(), "red circle".to_string()];
+        let one = vec!["a photo of a {}.".to_string()];
+        let a = normalize(mean_text_features(&model, &tok, &classes, &one, 8, &device));
+        let b = classifier(&model, &tok, &classes, &one, 8, &device);
+        let d = (a - b).abs().max().into_scalar::<f32>();
+        assert!(d < 1e-6, "{d}");
     }
 }
