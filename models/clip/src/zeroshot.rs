@@ -133,6 +133,25 @@ pub fn normalize(x: Tensor<2>) -> Tensor<2> {
     x / norm
 }
 
+/// The text features `[templates, embed_dim]` (not normalised) of every template filled with
+/// `class`, encoded `chunk` texts at a time.
+fn template_features(
+    model: &Clip,
+    tokenizer: &Tokenizer,
+    class: &str,
+    templates: &[String],
+    chunk: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let context = model.config().text_cfg.context_length;
+    let texts: Vec<String> = templates.iter().map(|t| fill(t, class)).collect();
+    let feats: Vec<Tensor<2>> = texts
+        .chunks(chunk.max(1))
+        .map(|c| model.encode_text(tokenize_batch(tokenizer, c, context, device)))
+        .collect();
+    Tensor::cat(feats, 0)
+}
+
 /// The zero-shot classifier `[classes, embed_dim]`: for each class, the normalised text features
 /// of every template filled with its name, averaged and renormalised (the prompt ensemble).
 /// Texts are encoded `chunk` at a time.
@@ -144,16 +163,11 @@ pub fn classifier(
     chunk: usize,
     device: &Device,
 ) -> Tensor<2> {
-    let context = model.config().text_cfg.context_length;
     let rows: Vec<Tensor<2>> = classes
         .iter()
         .map(|class| {
-            let texts: Vec<String> = templates.iter().map(|t| fill(t, class)).collect();
-            let feats: Vec<Tensor<2>> = texts
-                .chunks(chunk.max(1))
-                .map(|c| normalize(model.encode_text(tokenize_batch(tokenizer, c, context, device))))
-                .collect();
-            normalize(Tensor::cat(feats, 0).mean_dim(0))
+            let feats = template_features(model, tokenizer, class, templates, chunk, device);
+            normalize(normalize(feats).mean_dim(0))
         })
         .collect();
     Tensor::cat(rows, 0)
@@ -170,17 +184,9 @@ pub fn mean_text_features(
     chunk: usize,
     device: &Device,
 ) -> Tensor<2> {
-    let context = model.config().text_cfg.context_length;
     let rows: Vec<Tensor<2>> = classes
         .iter()
-        .map(|class| {
-            let texts: Vec<String> = templates.iter().map(|t| fill(t, class)).collect();
-            let feats: Vec<Tensor<2>> = texts
-                .chunks(chunk.max(1))
-                .map(|c| model.encode_text(tokenize_batch(tokenizer, c, context, device)))
-                .collect();
-            Tensor::cat(feats, 0).mean_dim(0)
-        })
+        .map(|class| template_features(model, tokenizer, class, templates, chunk, device).mean_dim(0))
         .collect();
     Tensor::cat(rows, 0)
 }
