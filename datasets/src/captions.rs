@@ -12,7 +12,7 @@
 //! every colour occurs there with other partners. The test split draws all 30 pairs uniformly,
 //! so zero-shot accuracy can be read separately on seen and held-apart pairs.
 
-use crate::image::{ImageItem, save_png};
+use crate::image::{ImageItem, in_shape, save_png};
 use crate::rng::rng_for;
 use crate::{DataError, Dataset, Result, Rng};
 use rand::RngExt;
@@ -263,20 +263,7 @@ impl CaptionedShapes {
                 let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
                 let (dx, dy) = (px - cx, py - cy);
                 let (u, v) = (cos * dx + sin * dy, -sin * dx + cos * dy);
-                let r = (u * u + v * v).sqrt();
-                let inside = match a.shape {
-                    0 => r < radius,
-                    1 => u.abs().max(v.abs()) < radius * 0.85,
-                    2 => {
-                        let k = 3f32.sqrt();
-                        v < radius * 0.5 && k * u - v < radius && -k * u - v < radius
-                    }
-                    3 => {
-                        (u.abs() < radius * 0.33 && v.abs() < radius)
-                            || (v.abs() < radius * 0.33 && u.abs() < radius)
-                    }
-                    _ => r < radius && r > radius * 0.55,
-                };
+                let inside = in_shape(a.shape, u, v, radius, 0.85, 0.33);
                 let dark = a.texture == 1 && (px + py + phase).rem_euclid(period) < period / 2.0;
                 let shade = grad[0] * (px / sf - 0.5) + grad[1] * (py / sf - 0.5);
                 for c in 0..3 {

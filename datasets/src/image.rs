@@ -469,21 +469,7 @@ impl Shapes {
                 let inside = if label < 5 {
                     let (dx, dy) = (px - cx, py - cy);
                     let (u, v) = (cos * dx + sin * dy, -sin * dx + cos * dy);
-                    let r = (u * u + v * v).sqrt();
-                    match label {
-                        0 => r < radius,
-                        1 => u.abs().max(v.abs()) < radius * 0.8,
-                        2 => {
-                            // Equilateral triangle with circumradius `radius`.
-                            let k = 3f32.sqrt();
-                            v < radius * 0.5 && k * u - v < radius && -k * u - v < radius
-                        }
-                        3 => {
-                            (u.abs() < radius * 0.3 && v.abs() < radius)
-                                || (v.abs() < radius * 0.3 && u.abs() < radius)
-                        }
-                        _ => r < radius && r > radius * 0.55,
-                    }
+                    in_shape(label, u, v, radius, 0.8, 0.3)
                 } else {
                     let in_rect = px >= rx0 && px < rx1 && py >= ry0 && py < ry1;
                     let band = |t: f32| (t + phase).rem_euclid(period) < period / 2.0;
@@ -531,6 +517,23 @@ impl Shapes {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether the point `(u, v)` (object frame, centre at the origin) lies in shape `shape` of size
+/// `radius`: 0 disc, 1 square of half-side `square * radius`, 2 equilateral triangle with
+/// circumradius `radius`, 3 cross of half-width `bar * radius`, 4 ring (0.55 to 1 of `radius`).
+pub(crate) fn in_shape(shape: usize, u: f32, v: f32, radius: f32, square: f32, bar: f32) -> bool {
+    let r = (u * u + v * v).sqrt();
+    match shape {
+        0 => r < radius,
+        1 => u.abs().max(v.abs()) < radius * square,
+        2 => {
+            let k = 3f32.sqrt();
+            v < radius * 0.5 && k * u - v < radius && -k * u - v < radius
+        }
+        3 => (u.abs() < radius * bar && v.abs() < radius) || (v.abs() < radius * bar && u.abs() < radius),
+        _ => r < radius && r > radius * 0.55,
     }
 }
 
