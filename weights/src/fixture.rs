@@ -29,14 +29,8 @@ impl Fixture {
         for (name, view) in st.tensors() {
             let data = view.data();
             let values: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::F32 => data
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-                safetensors::Dtype::F64 => data
-                    .chunks_exact(8)
-                    .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
-                    .collect(),
+                safetensors::Dtype::F32 => crate::import::decode_floats(data, 4, false),
+                safetensors::Dtype::F64 => crate::import::decode_floats(data, 8, false),
                 safetensors::Dtype::U8 => data.iter().map(|&b| f32::from(b)).collect(),
                 other => return Err(format!("{}: tensor `{name}` has dtype {other:?}", path.display())),
             };

@@ -97,7 +97,7 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Field<'_>)>, String> {
 
 fn tensor(buf: &[u8]) -> Result<Option<Initializer>, String> {
     let (mut name, mut dims, mut dtype) = (String::new(), Vec::new(), 0u64);
-    let (mut raw, mut floats, mut doubles): (Option<&[u8]>, Vec<f32>, Vec<f64>) =
+    let (mut raw, mut floats, mut doubles): (Option<&[u8]>, Vec<f32>, Vec<f32>) =
         (None, Vec::new(), Vec::new());
     let mut external = false;
     for (num, f) in fields(buf)? {
@@ -114,7 +114,7 @@ fn tensor(buf: &[u8]) -> Result<Option<Initializer>, String> {
             (4, Field::Int(v)) => floats.push(f32::from_bits(v as u32)),
             (8, Field::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
             (9, Field::Bytes(b)) => raw = Some(b),
-            (10, Field::Bytes(b)) => doubles.extend(decode_floats(b, 8, false).iter().map(|&v| f64::from(v))),
+            (10, Field::Bytes(b)) => doubles.extend(decode_floats(b, 8, false)),
             (14, Field::Int(1)) => external = true,
             _ => {}
         }
@@ -130,7 +130,7 @@ fn tensor(buf: &[u8]) -> Result<Option<Initializer>, String> {
         (FLOAT16, Some(b)) => decode_floats(b, 2, false),
         (BFLOAT16, Some(b)) => decode_floats(b, 2, true),
         (FLOAT, None) => floats,
-        (DOUBLE, None) => doubles.iter().map(|&v| v as f32).collect(),
+        (DOUBLE, None) => doubles,
         // Integer and other initializers (shapes, indices) are not weights.
         _ => return Ok(None),
     };
