@@ -226,15 +226,9 @@ impl ClipArgs {
             })?;
         }
         if let Some(path) = &self.model_config {
-            *config = read_model_config(path)?;
+            *config = zoo_weights::clip::read_model_config(path)?;
         }
         config.validate()?;
         Ok(())
     }
-}
-
-/// Reads an open_clip model-config JSON ([`ClipConfig::from_json`]).
-pub fn read_model_config(path: &Path) -> anyhow::Result<ClipConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    ClipConfig::from_json(&text).with_context(|| format!("{}", path.display()))
 }

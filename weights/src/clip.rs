@@ -310,6 +310,13 @@ pub fn load_onnx_tower(model: Clip, path: &Path, tower: Tower) -> Result<Clip, I
     })
 }
 
+/// Reads an open_clip model-config JSON file ([`ClipConfig::from_json`]: unsupported fields are
+/// refused by name).
+pub fn read_model_config(path: &Path) -> Result<ClipConfig, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| read_err(path, e.to_string()))?;
+    ClipConfig::from_json(&text).map_err(|e| read_err(path, e.to_string()))
+}
+
 /// Loads CLIP weights from `path` by its extension: `.bpk` (a zoo checkpoint), `.safetensors`
 /// (open_clip state dict), `.pt`/`.pth`/`.bin` (PyTorch state dict).
 pub fn load_clip(model: Clip, path: &Path) -> Result<Clip, ImportError> {

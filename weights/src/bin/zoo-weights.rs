@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use zoo_clip::ClipConfig;
 use zoo_datasets::npy::{NpyArray, read_npy};
-use zoo_weights::clip::{Tower, load_clip, load_onnx_tower, to_open_clip, to_safetensors};
+use zoo_weights::clip::{Tower, load_clip, load_onnx_tower, read_model_config, to_open_clip, to_safetensors};
 
 /// burnzoo's weight tools: run an imported model on saved inputs and compare with the reference
 /// framework's outputs (`verify`), or write zoo weights in a reference framework's layout.
@@ -95,11 +95,7 @@ enum ModelKind {
 
 fn clip_config(arch: &Arch) -> anyhow::Result<ClipConfig> {
     let cfg = match (&arch.config, &arch.preset) {
-        (Some(path), _) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            ClipConfig::from_json(&text).with_context(|| format!("{}", path.display()))?
-        }
+        (Some(path), _) => read_model_config(path)?,
         (None, Some(name)) => ClipConfig::preset(name).with_context(|| {
             format!("unknown preset `{name}`; expected ViT-B-32, ViT-B-16, ViT-L-14, tiny or shapes")
         })?,
