@@ -1,6 +1,6 @@
 //! The same forward passes on wgpu and on flex (CPU) agree. Runs in CI on a software Vulkan
 //! driver (Mesa lavapipe), so GPU code paths are exercised without a GPU:
-//! `cargo test -p zoo-eval --features wgpu --test wgpu_parity`.
+//! `cargo test --profile gpu-ci -p zoo-gpu-tests --features wgpu` (see this crate's lib.rs).
 
 #![cfg(feature = "wgpu")]
 
