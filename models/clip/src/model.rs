@@ -467,14 +467,31 @@ impl Clip {
     /// Image features `[batch, embed_dim]` (not normalised) of images `[batch, 3, H, W]`
     /// (preprocessed: CLIP mean/std, the configured size).
     pub fn encode_image(&self, images: Tensor<4>) -> Tensor<2> {
+        self.encode_image_prompted(images, None, |_, x| x)
+    }
+
+    /// The image tower with room for visual prompts (VPT as PromptSRC/MaPLe use it): `extra`
+    /// `[n, width]` tokens are appended after the positional embedding and before `ln_pre`
+    /// (they get no positional embedding), and `before(layer, x)` runs ahead of each block.
+    /// Pooling stays on the class token.
+    pub fn encode_image_prompted(
+        &self,
+        images: Tensor<4>,
+        extra: Option<Tensor<2>>,
+        before: impl FnMut(usize, Tensor<3>) -> Tensor<3>,
+    ) -> Tensor<2> {
         let v = &self.visual;
         let x = v.conv1.forward(images); // [b, w, g, g]
         let [b, w, gh, gw] = x.dims();
         let x = x.reshape([b, w, gh * gw]).swap_dims(1, 2); // [b, g*g, w]
         let cls = v.class_embedding.val().reshape([1, 1, w]).expand([b, 1, w]);
-        let x = Tensor::cat(vec![cls, x], 1) + v.positional_embedding.val().unsqueeze::<3>();
+        let mut x = Tensor::cat(vec![cls, x], 1) + v.positional_embedding.val().unsqueeze::<3>();
+        if let Some(extra) = extra {
+            let n = extra.dims()[0];
+            x = Tensor::cat(vec![x, extra.unsqueeze::<3>().expand([b, n, w])], 1);
+        }
         let x = v.ln_pre.forward(x);
-        let x = v.transformer.forward(x, None, self.act);
+        let x = v.transformer.forward_hooked(x, None, self.act, before);
         let x = v.ln_post.forward(x);
         let pooled = x.narrow(1, 0, 1).reshape([b, w]);
         pooled.matmul(v.proj.val())
@@ -483,18 +500,35 @@ impl Clip {
     /// Text features `[batch, embed_dim]` (not normalised) of token ids `[batch, context]`,
     /// pooled at each row's highest id (EOT).
     pub fn encode_text(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
-        let [b, n] = tokens.dims();
-        let device = tokens.device();
-        let x = self.token_embedding.forward(tokens.clone());
-        let w = x.dims()[2];
+        let eot = tokens.clone().argmax(1).flatten::<1>(0, 1);
+        self.encode_text_embedded(self.embed_tokens(tokens), eot, |_, x| x)
+    }
+
+    /// Token embeddings `[batch, context, width]` of ids `[batch, context]`, before the
+    /// positional embedding: what a prompt learner (CoOp, PromptSRC) splices its context into.
+    pub fn embed_tokens(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.token_embedding.forward(tokens)
+    }
+
+    /// The text tower from token embeddings `x` `[batch, n, width]` (n at most the context
+    /// length): positional embedding, causal blocks with `before(layer, x)` ahead of each (deep
+    /// text prompts), `ln_final`, pooling at positions `eot` `[batch]`, projection.
+    pub fn encode_text_embedded(
+        &self,
+        x: Tensor<3>,
+        eot: Tensor<1, Int>,
+        before: impl FnMut(usize, Tensor<3>) -> Tensor<3>,
+    ) -> Tensor<2> {
+        let [b, n, w] = x.dims();
+        let device = x.device();
         let x = x + self.positional_embedding.val().narrow(0, 0, n).unsqueeze::<3>();
         let mask: Vec<f32> = (0..n * n)
             .map(|k| if k % n > k / n { f32::NEG_INFINITY } else { 0.0 })
             .collect();
         let causal = Tensor::<2>::from_data(TensorData::new(mask, [n, n]), &device);
-        let x = self.transformer.forward(x, Some(causal), self.act);
+        let x = self.transformer.forward_hooked(x, Some(causal), self.act, before);
         let x = self.ln_final.forward(x);
-        let eot = tokens.argmax(1).reshape([b, 1, 1]).expand([b, 1, w]);
+        let eot = eot.reshape([b, 1, 1]).expand([b, 1, w]);
         let pooled = x.gather(1, eot).reshape([b, w]);
         pooled.matmul(self.text_projection.val())
     }
