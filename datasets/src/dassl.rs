@@ -248,52 +248,160 @@ pub fn read_aircraft(dir: &Path) -> Result<Splits> {
 /// `images/train/<wnid>/*` and `images/val/<wnid>/*`; as in CoOp the validation images are the
 /// test split and there is no separate validation split.
 pub fn read_imagenet(dir: &Path) -> Result<Splits> {
-    let file = dir.join("classnames.txt");
-    let classes: Vec<(String, String)> = read_lines(&file)?
+    let classes = read_imagenet_classnames(&dir.join("classnames.txt"))?;
+    Ok(Splits {
+        train: read_class_folders(&dir.join("images").join("train"), &classes)?,
+        val: Vec::new(),
+        test: read_class_folders(&dir.join("images").join("val"), &classes)?,
+    })
+}
+
+/// `classnames.txt`: one `<wnid> <class name>` per line, in label order.
+fn read_imagenet_classnames(file: &Path) -> Result<Vec<(String, String)>> {
+    read_lines(file)?
         .iter()
         .enumerate()
         .map(|(n, l)| {
             l.split_once(' ')
                 .map(|(w, c)| (w.to_string(), c.trim().to_string()))
                 .ok_or_else(|| {
-                    DataError::format(&file, format!("line {}: expected `<wnid> <class name>`", n + 1))
+                    DataError::format(file, format!("line {}: expected `<wnid> <class name>`", n + 1))
                 })
         })
-        .collect::<Result<_>>()?;
-    let split = |name: &str| -> Result<Vec<Item>> {
-        let mut items = Vec::new();
-        for (label, (wnid, classname)) in classes.iter().enumerate() {
-            let folder = dir.join("images").join(name).join(wnid);
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-                .map_err(|e| DataError::io(&folder, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Items of `dir/<folder>/*` for each `(folder, class name)`, labelled by position. Every
+/// folder must exist: the error lists the first few that do not.
+fn read_class_folders(dir: &Path, classes: &[(String, String)]) -> Result<Vec<Item>> {
+    let missing: Vec<&str> = classes
+        .iter()
+        .filter(|(f, _)| !dir.join(f).is_dir())
+        .map(|(f, _)| f.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let more = missing.len().saturating_sub(SHOWN);
+        return Err(DataError::format(
+            dir,
+            format!(
+                "{} class folder(s) are missing: {}{}",
+                missing.len(),
+                missing[..missing.len().min(SHOWN)].join(", "),
+                if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    let mut items = Vec::new();
+    for (label, (folder, classname)) in classes.iter().enumerate() {
+        let folder = dir.join(folder);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .map_err(|e| DataError::io(&folder, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        items.extend(files.into_iter().map(|path| Item {
+            path,
+            label,
+            classname: classname.clone(),
+        }));
+    }
+    Ok(items)
+}
+
+/// The ImageNet test sets of the domain-generalisation protocol, test split only (CoOp's
+/// `imagenetv2.py`, `imagenet_sketch.py`, `imagenet_a.py`, `imagenet_r.py`): (name, dataset
+/// folder, image folder). Each dataset folder holds a copy of ImageNet's `classnames.txt`.
+/// ImageNetV2's class folders are the label numbers 0..999; Sketch's are the 1000 wnids; -A and
+/// -R hold 200 wnid folders each, relabelled 0..199 in wnid order.
+pub const IMAGENET_VARIANTS: [(&str, &str, &str); 4] = [
+    (
+        "ImageNetV2",
+        "imagenetv2",
+        "imagenetv2-matched-frequency-format-val",
+    ),
+    ("ImageNetSketch", "imagenet-sketch", "images"),
+    ("ImageNetA", "imagenet-adversarial", "imagenet-a"),
+    ("ImageNetR", "imagenet-rendition", "imagenet-r"),
+];
+
+/// Reads an ImageNet variant (see [`IMAGENET_VARIANTS`]) from its dataset folder `dir`.
+pub fn read_imagenet_variant(dir: &Path, name: &str) -> Result<Splits> {
+    let (canonical, _, images) = IMAGENET_VARIANTS
+        .iter()
+        .find(|v| v.0.eq_ignore_ascii_case(name))
+        .copied()
+        .ok_or_else(|| DataError::invalid(format!("`{name}` is not an ImageNet variant")))?;
+    let classes = read_imagenet_classnames(&dir.join("classnames.txt"))?;
+    let image_dir = dir.join(images);
+    let folders: Vec<(String, String)> = match canonical {
+        "ImageNetV2" => classes
+            .iter()
+            .enumerate()
+            .map(|(label, (_, c))| (label.to_string(), c.clone()))
+            .collect(),
+        "ImageNetSketch" => classes,
+        _ => {
+            // The wnid folders present (200 of the 1000), in wnid order.
+            let present: std::collections::BTreeSet<String> = std::fs::read_dir(&image_dir)
+                .map_err(|e| DataError::io(&image_dir, e))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
-            files.sort();
-            items.extend(files.into_iter().map(|path| Item {
-                path,
-                label,
-                classname: classname.clone(),
-            }));
+            let known: BTreeMap<&str, &str> = classes.iter().map(|(w, c)| (w.as_str(), c.as_str())).collect();
+            let unknown: Vec<&String> = present
+                .iter()
+                .filter(|w| !known.contains_key(w.as_str()))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(DataError::format(
+                    &image_dir,
+                    format!(
+                        "{} folder(s) are not wnids of classnames.txt: {}",
+                        unknown.len(),
+                        unknown
+                            .iter()
+                            .take(SHOWN)
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            present
+                .iter()
+                .map(|w| (w.clone(), known[w.as_str()].to_string()))
+                .collect()
         }
-        Ok(items)
     };
     Ok(Splits {
-        train: split("train")?,
+        train: Vec::new(),
         val: Vec::new(),
-        test: split("val")?,
+        test: read_class_folders(&image_dir, &folders)?,
     })
 }
 
-/// Opens benchmark `name` (one of [`DATASETS`], case-insensitive) under `root`, CoOp's folder
-/// names (`root/oxford_pets/images`, `root/oxford_pets/split_zhou_OxfordPets.json`, ...).
+/// Opens benchmark `name` (one of [`DATASETS`] or [`IMAGENET_VARIANTS`], case-insensitive) under
+/// `root`, CoOp's folder names (`root/oxford_pets/images`, `root/oxford_pets/split_zhou_OxfordPets.json`, ...).
 pub fn open(root: &Path, name: &str) -> Result<Splits> {
+    if let Some(v) = IMAGENET_VARIANTS.iter().find(|v| v.0.eq_ignore_ascii_case(name)) {
+        return read_imagenet_variant(&root.join(v.1), name);
+    }
     let (canonical, folder, images, split) = DATASETS
         .iter()
         .find(|d| d.0.eq_ignore_ascii_case(name))
         .copied()
         .ok_or_else(|| {
-            let all: Vec<&str> = DATASETS.iter().map(|d| d.0).collect();
+            let all: Vec<&str> = DATASETS
+                .iter()
+                .map(|d| d.0)
+                .chain(IMAGENET_VARIANTS.iter().map(|v| v.0))
+                .collect();
             DataError::invalid(format!(
                 "unknown dataset `{name}`; expected one of {}",
                 all.join(", ")
@@ -324,23 +432,39 @@ pub fn open(root: &Path, name: &str) -> Result<Splits> {
 /// by `seed`, classes in label order, items in their original order. Dassl draws with CPython's
 /// `random.sample`; the subsets differ from its cached ones but follow the same rule.
 pub fn few_shot(items: &[Item], k: usize, seed: u64) -> Vec<Item> {
+    let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
+    few_shot_indices(&labels, k, seed)
+        .into_iter()
+        .map(|i| items[i].clone())
+        .collect()
+}
+
+/// [`few_shot`] on bare labels: the indices (ascending) of at most `k` entries per label.
+pub fn few_shot_indices(labels: &[usize], k: usize, seed: u64) -> Vec<usize> {
     let mut by_label: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, item) in items.iter().enumerate() {
-        by_label.entry(item.label).or_default().push(i);
+    for (i, &label) in labels.iter().enumerate() {
+        by_label.entry(label).or_default().push(i);
     }
     let mut chosen = Vec::new();
     for (label, idx) in by_label {
         let mut rng = rng_for(seed, &[label as u64]);
         let perm = crate::rng::permutation(idx.len(), &mut rng);
-        let mut pick: Vec<usize> = perm.into_iter().take(k).map(|p| idx[p]).collect();
-        pick.sort_unstable();
-        chosen.extend(pick);
+        chosen.extend(perm.into_iter().take(k).map(|p| idx[p]));
     }
     chosen.sort_unstable();
-    chosen.into_iter().map(|i| items[i].clone()).collect()
+    chosen
 }
 
-/// Which classes of a base-to-novel split.
+/// The base and novel classes of the base-to-novel protocol, from the labels of the training
+/// split: sorted, the first ceil(n/2) are base, the rest novel (CoOp's `subsample_classes`).
+pub fn base_and_novel(train_labels: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let mut labels = train_labels.to_vec();
+    labels.sort_unstable();
+    labels.dedup();
+    let novel = labels.split_off(labels.len().div_ceil(2));
+    (labels, novel)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subsample {
     /// All classes.
@@ -358,18 +482,8 @@ pub fn subsample(splits: &Splits, which: Subsample) -> Splits {
     if which == Subsample::All {
         return splits.clone();
     }
-    let labels: Vec<usize> = {
-        let mut l: Vec<usize> = splits.train.iter().map(|i| i.label).collect();
-        l.sort_unstable();
-        l.dedup();
-        l
-    };
-    let m = labels.len().div_ceil(2);
-    let kept: &[usize] = if which == Subsample::Base {
-        &labels[..m]
-    } else {
-        &labels[m..]
-    };
+    let (base, novel) = base_and_novel(&splits.train.iter().map(|i| i.label).collect::<Vec<_>>());
+    let kept = if which == Subsample::Base { &base } else { &novel };
     let relabel: BTreeMap<usize, usize> = kept.iter().enumerate().map(|(new, &old)| (old, new)).collect();
     let keep = |items: &[Item]| -> Vec<Item> {
         items
@@ -589,5 +703,60 @@ mod tests {
             e.contains("images_variant_test.txt") && e.contains("Concorde"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn imagenet_and_its_variants_are_read_and_missing_classes_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let names = "n01440764 tench\nn01443537 goldfish\nn01484850 great white shark\n";
+        let touch = |p: std::path::PathBuf| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        };
+        let inet = root.join("imagenet");
+        std::fs::create_dir_all(&inet).unwrap();
+        std::fs::write(inet.join("classnames.txt"), names).unwrap();
+        for w in ["n01440764", "n01443537", "n01484850"] {
+            touch(inet.join("images/train").join(w).join("a.JPEG"));
+            touch(inet.join("images/val").join(w).join("b.JPEG"));
+        }
+        let s = open(root, "imagenet").unwrap();
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (3, 0, 3));
+        assert_eq!(s.test[2].classname, "great white shark");
+        // Two class folders missing: both named.
+        std::fs::remove_dir_all(inet.join("images/val/n01440764")).unwrap();
+        std::fs::remove_dir_all(inet.join("images/val/n01484850")).unwrap();
+        let e = open(root, "ImageNet").unwrap_err().to_string();
+        assert!(
+            e.contains("2 class folder(s) are missing: n01440764, n01484850"),
+            "{e}"
+        );
+
+        // V2: folders by label number; -A: a subset of wnids, relabelled from 0.
+        let v2 = root.join("imagenetv2");
+        std::fs::create_dir_all(&v2).unwrap();
+        std::fs::write(v2.join("classnames.txt"), names).unwrap();
+        for l in 0..3 {
+            touch(
+                v2.join("imagenetv2-matched-frequency-format-val")
+                    .join(l.to_string())
+                    .join("x.jpeg"),
+            );
+        }
+        let s = open(root, "ImageNetV2").unwrap();
+        assert_eq!(s.test.iter().map(|i| i.label).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(s.test[1].classname, "goldfish");
+        let a = root.join("imagenet-adversarial");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::write(a.join("classnames.txt"), names).unwrap();
+        touch(a.join("imagenet-a/n01484850/1.jpg"));
+        touch(a.join("imagenet-a/n01443537/2.jpg"));
+        std::fs::write(a.join("imagenet-a/README.txt"), b"not a class").unwrap();
+        let s = open(root, "imageneta").unwrap();
+        assert_eq!(classnames(&s.test), ["goldfish", "great white shark"]);
+        touch(a.join("imagenet-a/n99999999/3.jpg"));
+        let e = open(root, "ImageNetA").unwrap_err().to_string();
+        assert!(e.contains("not wnids of classnames.txt: n99999999"), "{e}");
     }
 }

@@ -545,6 +545,11 @@ pub struct GeneratedImages {
 }
 
 impl GeneratedImages {
+    /// Images held in memory, `augment` applied on the training view.
+    pub fn new(items: Vec<ImageItem>, augment: Augment) -> Self {
+        Self { items, augment }
+    }
+
     /// The images.
     pub fn items(&self) -> &[ImageItem] {
         &self.items
