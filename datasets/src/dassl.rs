@@ -313,6 +313,34 @@ fn read_class_folders(dir: &Path, classes: &[(String, String)]) -> Result<Vec<It
     Ok(items)
 }
 
+/// A plain ImageFolder dataset as splits: `root/train/<class>/*`, `root/test/<class>/*` and,
+/// if present, `root/val/<class>/*`. The classes are the sorted sub-folders of `root/train`
+/// (label = position, class name = folder name); each must exist in the other splits too.
+pub fn read_folder_splits(root: &Path) -> Result<Splits> {
+    let train_dir = root.join("train");
+    let mut folders: Vec<String> = std::fs::read_dir(&train_dir)
+        .map_err(|e| DataError::io(&train_dir, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    if folders.is_empty() {
+        return Err(DataError::format(&train_dir, "no class folders"));
+    }
+    let classes: Vec<(String, String)> = folders.iter().map(|f| (f.clone(), f.clone())).collect();
+    let val_dir = root.join("val");
+    Ok(Splits {
+        train: read_class_folders(&train_dir, &classes)?,
+        val: if val_dir.is_dir() {
+            read_class_folders(&val_dir, &classes)?
+        } else {
+            Vec::new()
+        },
+        test: read_class_folders(&root.join("test"), &classes)?,
+    })
+}
+
 /// The ImageNet test sets of the domain-generalisation protocol, test split only (CoOp's
 /// `imagenetv2.py`, `imagenet_sketch.py`, `imagenet_a.py`, `imagenet_r.py`): (name, dataset
 /// folder, image folder). Each dataset folder holds a copy of ImageNet's `classnames.txt`.

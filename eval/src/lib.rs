@@ -13,5 +13,6 @@ pub mod image_cls;
 pub mod metrics;
 pub mod mlp;
 pub mod ponita;
+pub mod promptsrc;
 
 pub use device::{parse_device, parse_devices};

@@ -20,6 +20,7 @@ pub mod optim;
 pub mod params;
 pub mod plot;
 pub mod ponita;
+pub mod promptsrc;
 pub mod report;
 pub mod schedule;
 pub mod tour;

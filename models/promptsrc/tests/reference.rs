@@ -3,7 +3,7 @@
 //! insertion in both towers (input and deep), the frozen template-mean text features, the four
 //! losses and their gradients with respect to every prompt.
 
-use burn::module::{Module, Param};
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use zoo_clip::zeroshot::mean_text_features;

@@ -1,0 +1,126 @@
+//! PromptSRC through `train-promptsrc` on a small base-to-novel draw of the captioned shapes with
+//! the committed shapes CLIP: the objective falls, the run reports base / novel / HM, the saved
+//! (Gaussian-aggregated) prompts give those numbers back, and an interrupted run resumed from
+//! its checkpoint ends exactly where an uninterrupted one does.
+
+use burn::prelude::*;
+use std::path::Path;
+use std::process::{Command, Output};
+use zoo_clip::Tokenizer;
+use zoo_eval::promptsrc::{FAMILY, PromptSrcSetup, evaluate_task, harmonic_mean};
+
+const TRAIN: &str = env!("CARGO_BIN_EXE_train-promptsrc");
+
+const CONFIG: &str = r#"{"data": {"source": "shapes", "seed": 7, "train_per_class": 12, "val_per_class": 2,
+                                  "test_per_class": 6},
+                         "shots": 4, "gpa": {"mu": 3.0, "sigma": 1.0},
+                         "train": {"epochs": 4, "valid_every": 2}}"#;
+
+fn ok(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap()
+}
+
+fn train(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(TRAIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+            "--quiet",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn base_to_novel_run_learns_reports_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("small.json");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let out = dir.path().join("run");
+    let m = ok(&train(&cfg, &out, &[]));
+    // 15 base classes x 4 shots, batch 4: 15 steps per epoch.
+    assert_eq!(m["steps"].as_u64(), Some(60));
+    let (base, novel) = (
+        m["test_base_accuracy"].as_f64().unwrap(),
+        m["test_novel_accuracy"].as_f64().unwrap(),
+    );
+    assert_eq!(m["test_base_classes"].as_u64(), Some(15));
+    assert!((m["test_hm"].as_f64().unwrap() - harmonic_mean(base, novel)).abs() < 1e-12);
+    // The shapes CLIP is far above chance (1/15) on both halves, and prompting keeps it there.
+    assert!(base > 0.4 && novel > 0.4, "base {base}, novel {novel}");
+    // The objective falls from the first epoch (warmup at 1e-5) to the last.
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let first = log["history"][0]["metrics"]["train_loss"].as_f64().unwrap();
+    let last = m["train_loss"].as_f64().unwrap();
+    assert!(last < 0.9 * first, "train loss {first} -> {last}");
+
+    // The saved prompts give the reported numbers back (what `eval-promptsrc --checkpoint` runs).
+    let setup: PromptSrcSetup = zoo_weights::run::read_manifest(&out, FAMILY).unwrap();
+    let device = Device::flex();
+    let clip = setup.load_clip(&device).unwrap();
+    let model = setup
+        .prompts
+        .init(clip.clone(), &Tokenizer::new(), &device)
+        .unwrap();
+    let model = zoo_weights::bpk::load_module(model, zoo_weights::run::weights_path(&out).unwrap()).unwrap();
+    let task = setup.task(1).unwrap();
+    let again = evaluate_task(Some(&model), &clip, "", &task, 100, &device).unwrap();
+    assert_eq!(again["base_accuracy"], m["test_base_accuracy"]);
+    assert_eq!(again["novel_accuracy"], m["test_novel_accuracy"]);
+
+    // Interrupted after 25 steps, then resumed: the same final prompts and accuracies.
+    let out2 = dir.path().join("resumed");
+    let o = train(&cfg, &out2, &["--max-steps", "25"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = ok(&Command::new(TRAIN)
+        .args(["--resume", out2.to_str().unwrap(), "--json", "--quiet"])
+        .output()
+        .unwrap());
+    assert_eq!(r["steps"].as_u64(), Some(60));
+    assert_eq!(r["test_base_accuracy"], m["test_base_accuracy"]);
+    assert_eq!(r["test_novel_accuracy"], m["test_novel_accuracy"]);
+    assert_eq!(r["train_loss"], m["train_loss"]);
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.json");
+    std::fs::write(&cfg, r#"{"prompts": {"text_depth": 9}}"#).unwrap();
+    let o = train(&cfg, &dir.path().join("a"), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("text_depth is 9"), "{err}");
+    std::fs::write(&cfg, r#"{"train": {"average": {"weights": [1.0]}}}"#).unwrap();
+    let o = train(&cfg, &dir.path().join("b"), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("set `gpa`"), "{err}");
+    // A Dassl dataset whose split file names a missing image.
+    let root = dir.path().join("data");
+    std::fs::create_dir_all(root.join("oxford_pets/images")).unwrap();
+    std::fs::write(
+        root.join("oxford_pets/split_zhou_OxfordPets.json"),
+        r#"{"train": [["abyssinian_1.jpg", 0, "abyssinian"]], "val": [], "test": []}"#,
+    )
+    .unwrap();
+    let o = Command::new(TRAIN)
+        .args([
+            "--dassl",
+            "OxfordPets",
+            "--data-root",
+            root.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("split_zhou_OxfordPets.json") && err.contains("abyssinian_1.jpg"),
+        "{err}"
+    );
+}
