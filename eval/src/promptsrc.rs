@@ -85,7 +85,7 @@ pub struct Gpa {
 
 /// Everything but the loop settings of a PromptSRC run (what evaluation needs from run.json).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PromptSrcSetup {
     /// The CLIP architecture.
     pub clip: ClipConfig,
@@ -191,6 +191,17 @@ impl PromptArgs {
         }
         Ok(())
     }
+}
+
+/// A PromptSRC run.json as evaluation reads it: the setup, the loop settings ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunFile {
+    /// Everything evaluation needs.
+    pub setup: PromptSrcSetup,
+    /// The loop settings, ignored here.
+    #[serde(skip_serializing)]
+    pub train: Option<serde_json::Value>,
 }
 
 /// One test set of a task.

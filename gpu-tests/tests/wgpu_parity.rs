@@ -195,3 +195,39 @@ fn clip_towers_and_loss_match() {
     );
     assert!(d < 1e-3, "loss differs by {d}");
 }
+
+#[test]
+fn promptsrc_losses_match() {
+    let cpu = Device::flex();
+    cpu.seed(6);
+    let tok = zoo_clip::Tokenizer::new();
+    let config = zoo_promptsrc::PromptSrcConfig {
+        text_depth: 2,
+        vision_depth: 2,
+        ..Default::default()
+    };
+    let clip = zoo_clip::ClipConfig::tiny().init(&cpu).unwrap();
+    let model = config.init(clip, &tok, &cpu).unwrap();
+    let names: Vec<String> = ["red circle", "blue square"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let images = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &cpu);
+    let frozen = Tensor::<2>::random([2, 32], Distribution::Normal(0.0, 1.0), &cpu);
+    let labels = Tensor::<1, burn::tensor::Int>::from_data([1i64, 0], &cpu);
+    let prompts = zoo_promptsrc::ClassPrompts::new(&model, &tok, &names, &cpu);
+    let on_cpu = model.losses(images.clone(), labels.clone(), &prompts, &frozen);
+    let g = gpu();
+    let on_gpu = model.clone().to_device(&g);
+    let gp = zoo_promptsrc::ClassPrompts::new(&on_gpu, &tok, &names, &g);
+    let l = on_gpu.losses(
+        images.to_device(&g),
+        labels.to_device(&g),
+        &gp,
+        &frozen.to_device(&g),
+    );
+    let d = max_diff(on_cpu.logits, l.logits.to_device(&cpu));
+    assert!(d < 1e-3, "prompted logits differ by {d}");
+    let d = max_diff(on_cpu.total, l.total.to_device(&cpu));
+    assert!(d < 1e-3, "PromptSRC loss differs by {d}");
+}

@@ -16,14 +16,13 @@ use zoo_eval::promptsrc::{
 };
 use zoo_promptsrc::{ClassPrompts, PromptSrc, PromptSrcConfig};
 
-/// A complete PromptSRC run (what run.json records).
+/// A complete PromptSRC run (what run.json records): `{"setup": {...}, "train": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PromptSrcRun {
     /// CLIP, prompts, data, protocol, GPA, textual diversity.
-    #[serde(flatten)]
     pub setup: PromptSrcSetup,
-    /// Loop settings (`average` stays empty: GPA is `gpa`, derived for the run's epochs).
-    #[serde(default = "default_train")]
+    /// Loop settings (`average` stays empty: GPA is `setup.gpa`, derived for the run's epochs).
     pub train: TrainConfig,
 }
 
@@ -78,7 +77,7 @@ impl RunConfig for PromptSrcRun {
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.train.average.is_some() {
-            bail!("train.average is not used by PromptSRC runs: set `gpa` (mu, sigma) instead");
+            bail!("train.average is not used by PromptSRC runs: set `setup.gpa` (mu, sigma) instead");
         }
         self.setup.validate()
     }

@@ -7,13 +7,13 @@ use burn::prelude::*;
 use std::path::Path;
 use std::process::{Command, Output};
 use zoo_clip::Tokenizer;
-use zoo_eval::promptsrc::{FAMILY, PromptSrcSetup, evaluate_task, harmonic_mean};
+use zoo_eval::promptsrc::{FAMILY, PromptSrcSetup, RunFile, evaluate_task, harmonic_mean};
 
 const TRAIN: &str = env!("CARGO_BIN_EXE_train-promptsrc");
 
-const CONFIG: &str = r#"{"data": {"source": "shapes", "seed": 7, "train_per_class": 12, "val_per_class": 2,
-                                  "test_per_class": 6},
-                         "shots": 4, "gpa": {"mu": 3.0, "sigma": 1.0},
+const CONFIG: &str = r#"{"setup": {"data": {"source": "shapes", "seed": 7, "train_per_class": 12,
+                                           "val_per_class": 2, "test_per_class": 6},
+                                  "shots": 4, "gpa": {"mu": 3.0, "sigma": 1.0}},
                          "train": {"epochs": 4, "valid_every": 2}}"#;
 
 fn ok(o: &Output) -> serde_json::Value {
@@ -61,7 +61,9 @@ fn base_to_novel_run_learns_reports_and_resumes() {
     assert!(last < 0.9 * first, "train loss {first} -> {last}");
 
     // The saved prompts give the reported numbers back (what `eval-promptsrc --checkpoint` runs).
-    let setup: PromptSrcSetup = zoo_weights::run::read_manifest(&out, FAMILY).unwrap();
+    let setup: PromptSrcSetup = zoo_weights::run::read_manifest::<RunFile>(&out, FAMILY)
+        .unwrap()
+        .setup;
     let device = Device::flex();
     let clip = setup.load_clip(&device).unwrap();
     let model = setup
@@ -92,14 +94,19 @@ fn base_to_novel_run_learns_reports_and_resumes() {
 fn bad_settings_are_refused_with_the_field_named() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.json");
-    std::fs::write(&cfg, r#"{"prompts": {"text_depth": 9}}"#).unwrap();
+    std::fs::write(&cfg, r#"{"setup": {"prompts": {"text_depth": 9}}}"#).unwrap();
     let o = train(&cfg, &dir.path().join("a"), &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("text_depth is 9"), "{err}");
     std::fs::write(&cfg, r#"{"train": {"average": {"weights": [1.0]}}}"#).unwrap();
     let o = train(&cfg, &dir.path().join("b"), &[]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("set `gpa`"), "{err}");
+    assert!(!o.status.success() && err.contains("set `setup.gpa`"), "{err}");
+    // An unknown field is named.
+    std::fs::write(&cfg, r#"{"setup": {"shot": 4}}"#).unwrap();
+    let o = train(&cfg, &dir.path().join("c"), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("setup.shot"), "{err}");
     // A Dassl dataset whose split file names a missing image.
     let root = dir.path().join("data");
     std::fs::create_dir_all(root.join("oxford_pets/images")).unwrap();

@@ -12,7 +12,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use zoo_clip::Tokenizer;
 use zoo_eval::cli::{EvalArgs, parse_args, report_metrics, run};
-use zoo_eval::promptsrc::{FAMILY, PromptArgs, PromptSrcSetup, evaluate_task};
+use zoo_eval::promptsrc::{FAMILY, PromptArgs, PromptSrcSetup, RunFile, evaluate_task};
 
 /// Test prompts learnt by train-promptsrc (the Gaussian-aggregated prompts it saved) on the test
 /// split of its task: base and novel accuracy and their harmonic mean for base-to-novel, accuracy
@@ -41,7 +41,8 @@ fn main() -> ExitCode {
         let device = zoo_eval::parse_device(&args.common.device)?;
         let trained = args.checkpoint.is_some() || args.weights.is_some();
         let (mut setup, weights): (PromptSrcSetup, _) = if trained {
-            args.setup(FAMILY)?
+            let (file, weights): (RunFile, _) = args.setup(FAMILY)?;
+            (file.setup, weights)
         } else {
             (PromptSrcSetup::default(), Default::default())
         };
