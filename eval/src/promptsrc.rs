@@ -73,7 +73,7 @@ pub enum Protocol {
     FewShot,
 }
 
-/// Gaussian prompt aggregation: epoch weights N(e; mu, sigma) (paper eq. 5).
+/// Gaussian prompt aggregation (the paper's GPA): epoch weights N(e; mu, sigma), normalised.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gpa {
@@ -179,6 +179,11 @@ impl PromptArgs {
         if let Some(root) = &self.folder {
             setup.data = PromptData::Folder { root: root.clone() };
         }
+        self.apply_protocol_and_shots(setup)
+    }
+
+    /// Applies `--protocol` and `--shots` only (again after a preset, so that they win).
+    pub fn apply_protocol_and_shots(&self, setup: &mut PromptSrcSetup) -> anyhow::Result<()> {
         if let Some(p) = &self.protocol {
             setup.protocol = match p.as_str() {
                 "base-to-novel" => Protocol::BaseToNovel,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use zoo_clip::Tokenizer;
 use zoo_clip::zeroshot::mean_text_features;
 use zoo_eval::promptsrc::{
-    FAMILY, Gpa, PromptBatch, PromptBatcher, PromptData, PromptSrcSetup, Protocol, evaluate_task,
+    FAMILY, Gpa, PromptArgs, PromptBatch, PromptBatcher, PromptData, PromptSrcSetup, Protocol, evaluate_task,
 };
 use zoo_promptsrc::{ClassPrompts, PromptSrc, PromptSrcConfig};
 
@@ -132,6 +132,45 @@ impl Preset {
         }
         run.train.epochs = epochs;
     }
+}
+
+/// The ablation switches of the paper's Table (each off by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ablation {
+    /// Cross-entropy only (IVLP): no self-regulating losses.
+    pub ivlp: bool,
+    /// The last epoch's prompts instead of the Gaussian aggregate.
+    pub no_gpa: bool,
+    /// Frozen text features from "a photo of a {}." alone.
+    pub no_diversity: bool,
+}
+
+/// Applies `train-promptsrc`'s flags to `run`: the data and model flags, then the preset (given,
+/// or base-to-novel implied when the flags change the CLIP and no config file was given), then
+/// `--protocol` / `--shots` again so that explicit flags win over the preset, then the ablations.
+pub fn apply_flags(
+    run: &mut PromptSrcRun,
+    args: &PromptArgs,
+    preset: Option<Preset>,
+    ablation: Ablation,
+    explicit_config: bool,
+) -> anyhow::Result<()> {
+    args.apply(&mut run.setup)?;
+    if ablation.no_gpa {
+        run.setup.gpa = None;
+    }
+    let preset = preset.or((args.changes_model() && !explicit_config).then_some(Preset::BaseToNovel));
+    if let Some(p) = preset {
+        p.apply(run);
+        args.apply_protocol_and_shots(&mut run.setup)?;
+    }
+    if ablation.ivlp {
+        run.setup.prompts.self_regulation = false;
+    }
+    if ablation.no_diversity {
+        run.setup.textual_diversity = false;
+    }
+    Ok(())
 }
 
 impl TrainModel for PromptSrc {
@@ -271,6 +310,35 @@ mod tests {
             assert!((w.weight(e) - want).abs() < 2e-5, "epoch {e}: {}", w.weight(e));
         }
         assert!(w.weight(10) < 1e-5 && w.weight(20) < 1e-5);
+    }
+
+    #[test]
+    fn explicit_flags_win_over_the_preset() {
+        let mut run = PromptSrcRun::default();
+        let args = PromptArgs {
+            shots: Some(2),
+            protocol: Some("base-to-novel".into()),
+            ..Default::default()
+        };
+        let ablation = Ablation {
+            ivlp: true,
+            no_gpa: true,
+            ..Default::default()
+        };
+        apply_flags(&mut run, &args, Some(Preset::FewShot), ablation, false).unwrap();
+        assert_eq!((run.setup.shots, run.setup.protocol), (2, Protocol::BaseToNovel));
+        assert_eq!((run.train.epochs, run.setup.prompts.text_depth), (50, 9));
+        assert_eq!(run.setup.gpa, None);
+        assert!(!run.setup.prompts.self_regulation && run.setup.textual_diversity);
+        // Changing the CLIP implies the base-to-novel preset (J = 9); the default keeps J = 3.
+        let mut run = PromptSrcRun::default();
+        let mut args = PromptArgs::default();
+        args.model.model = Some("ViT-B-16".into());
+        apply_flags(&mut run, &args, None, Ablation::default(), false).unwrap();
+        assert_eq!((run.setup.prompts.vision_depth, run.setup.shots), (9, 16));
+        let mut run = PromptSrcRun::default();
+        apply_flags(&mut run, &PromptArgs::default(), None, Ablation::default(), false).unwrap();
+        assert_eq!(run.setup.prompts.vision_depth, 3);
     }
 
     #[test]

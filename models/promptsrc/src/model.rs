@@ -201,7 +201,8 @@ impl ClassPrompts {
     }
 }
 
-/// The four terms of the PromptSRC objective (paper eq. 2-4) and the logits they came from.
+/// The four terms of the PromptSRC objective, L_final = L_CE + L_SCL-logits + L_SCL-text +
+/// L_SCL-image (the paper's mutual agreement maximisation), and the logits they came from.
 #[derive(Debug, Clone)]
 pub struct Losses {
     /// L_CE + L_KL + L_text + L_image (`[1]`).
@@ -300,7 +301,7 @@ impl PromptSrc {
         v.matmul(classes.clone().transpose()) * self.clip.logit_scale()
     }
 
-    /// The training objective on a batch (paper eq. 2-4, `trainers/promptsrc.py` forward):
+    /// The training objective on a batch (the paper's L_final; `trainers/promptsrc.py` forward):
     /// `frozen_text` `[classes, embed_dim]` are the frozen CLIP's class features averaged over
     /// templates (unnormalised, `zoo_clip::zeroshot::mean_text_features`). With
     /// `self_regulation` off only the cross-entropy is computed and the other terms are zero.

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use zoo_eval::cli::{parse_args, print_metrics, run};
 use zoo_eval::promptsrc::PromptArgs;
 use zoo_train::cli::{RunConfig, TrainArgs, prepare_with};
-use zoo_train::promptsrc::{Preset, PromptSrcRun, train};
+use zoo_train::promptsrc::{Ablation, Preset, PromptSrcRun, apply_flags, train};
 
 /// Learn PromptSRC prompts (Khattak et al., ICCV 2023) on a frozen CLIP: 4 text context vectors
 /// (initialised from "a photo of a") and 4 visual prompt tokens per layer up to depth J, trained
@@ -54,23 +54,12 @@ fn main() -> ExitCode {
     run(|| {
         let explicit_config = cli.train.common.config.is_some();
         let (cfg, trainer) = prepare_with::<PromptSrcRun>(&cli.train, |cfg| {
-            cli.data.apply(&mut cfg.setup)?;
-            if cli.no_gpa {
-                cfg.setup.gpa = None;
-            }
-            let preset = cli
-                .preset
-                .or((cli.data.changes_model() && !explicit_config).then_some(Preset::BaseToNovel));
-            if let Some(p) = preset {
-                p.apply(cfg);
-            }
-            if cli.ivlp {
-                cfg.setup.prompts.self_regulation = false;
-            }
-            if cli.no_diversity {
-                cfg.setup.textual_diversity = false;
-            }
-            Ok(())
+            let ablation = Ablation {
+                ivlp: cli.ivlp,
+                no_gpa: cli.no_gpa,
+                no_diversity: cli.no_diversity,
+            };
+            apply_flags(cfg, &cli.data, cli.preset, ablation, explicit_config)
         })?;
         let outcome = train(&cfg, &trainer)?;
         let mut m = serde_json::Map::new();
