@@ -252,7 +252,7 @@ fn promptsrc(opts: &TourOptions) -> anyhow::Result<TourRow> {
     Ok(TourRow {
         family: "promptsrc",
         task: format!(
-            "shapes base-to-novel, 5 ep (base {:.3}, novel {:.3})",
+            "shapes b2n, 5 ep (base {:.3}, novel {:.3})",
             get("base_accuracy"),
             get("novel_accuracy")
         ),
