@@ -1,6 +1,5 @@
 """Fixture for zoo-promptsrc: PromptSRC's forward and losses written out from the reference
-trainer's equations (muzairkhattak/PromptSRC trainers/promptsrc.py, clip/model.py; see
-shared/reference/promptsrc-clip.md sections 3-4), on the committed tiny CLIP
+trainer's equations (promptsrc_reference.py), on the committed tiny CLIP
 (clip_tiny_weights.safetensors, 2 layers per tower, so prompt depth J = 2 on both towers).
 
 What is written (weights/fixtures/promptsrc_tiny.safetensors):
@@ -17,8 +16,9 @@ What is written (weights/fixtures/promptsrc_tiny.safetensors):
 """
 import open_clip
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+
+from promptsrc_reference import Prompted, losses
 
 FX = "weights/fixtures"
 TINY = dict(
@@ -49,54 +49,18 @@ images = torch.randn(3, 3, 32, 32)
 labels = torch.tensor([2, 0, 1])
 
 
-def prompted_text():
-    c = tokens.shape[0]
-    # [SOS, ctx x4, class tokens, ".", EOT, pad...]
-    x = torch.cat([emb[:, :1], ctx.unsqueeze(0).expand(c, -1, -1), emb[:, 1 + N_CTX :]], dim=1)
-    x = x + model.positional_embedding
-    for i, blk in enumerate(model.transformer.resblocks):
-        if i >= 1:  # deep prompts replace positions 1..4 before blocks 1..J-1
-            x = torch.cat([x[:, :1], text_deep.unsqueeze(0).expand(c, -1, -1), x[:, 1 + N_CTX :]], dim=1)
-        x = blk(x, attn_mask=model.attn_mask)
-    x = model.ln_final(x)
-    return x[torch.arange(c), tokens.argmax(-1)] @ model.text_projection
-
-
-def prompted_image(img):
-    v = model.visual
-    b = img.shape[0]
-    x = v.conv1(img).reshape(b, v.conv1.out_channels, -1).permute(0, 2, 1)
-    x = torch.cat([v.class_embedding.expand(b, 1, -1), x], dim=1) + v.positional_embedding
-    # VPT appended after the positional embedding, before ln_pre
-    x = torch.cat([x, vpt.unsqueeze(0).expand(b, -1, -1)], dim=1)
-    x = v.ln_pre(x)
-    for i, blk in enumerate(v.transformer.resblocks):
-        if i >= 1:  # deep prompts replace the last 4 tokens
-            x = torch.cat([x[:, :-N_CTX], vision_deep.unsqueeze(0).expand(b, -1, -1)], dim=1)
-        x = blk(x)
-    return v.ln_post(x[:, 0]) @ v.proj
-
-
 templates = ["a photo of a {}.", "a bad photo of a {}.", "a sculpture of a {}."]
 with torch.no_grad():
     frozen_text = torch.stack(
         [model.encode_text(tok([t.format(c) for c in classes])) for t in templates]
     ).mean(0)
-    zs_image = F.normalize(model.encode_image(images), dim=-1)
 
-scale = model.logit_scale.exp()
-t = F.normalize(prompted_text(), dim=-1)
-v = F.normalize(prompted_image(images), dim=-1)
-logits = scale * v @ t.t()
-tt = F.normalize(frozen_text, dim=-1)
-zs_logits = scale * zs_image @ tt.t()
-ce = F.cross_entropy(logits, labels)
-kl = F.kl_div(F.log_softmax(logits, 1), F.log_softmax(zs_logits, 1), reduction="sum", log_target=True) / logits.numel()
-text_l1 = 25 * F.l1_loss(t, tt)
-image_l1 = 10 * F.l1_loss(v, zs_image)
-total = ce + kl + text_l1 + image_l1
+prompted = Prompted(model, tokens, ctx, [text_deep], vpt, [vision_deep])
+L = losses(prompted, images, labels, frozen_text)
+t, v, logits, zs_logits = L["t"], L["v"], L["logits"], L["zs_logits"]
+ce, kl, text_l1, image_l1, total = L["ce"], L["kl"], L["text_l1"], L["image_l1"], L["total"]
 total.backward()
-print({k: float(x) for k, x in dict(ce=ce, kl=kl, text_l1=text_l1, image_l1=image_l1, total=total).items()})
+print({k: float(x.detach()) for k, x in dict(ce=ce, kl=kl, text_l1=text_l1, image_l1=image_l1, total=total).items()})
 
 out = dict(
     tokens=tokens.float(), ctx_init=ctx_init, ctx=ctx.detach(), text_deep_0=text_deep.detach(),

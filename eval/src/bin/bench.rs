@@ -18,7 +18,9 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 /// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size]; ponita (the paper's
 /// N-body network on `batch` fully connected systems of `size` particles; train = forward,
 /// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
-/// `batch` 224x224 images, or `batch` texts of 77 tokens).
+/// `batch` 224x224 images, or `batch` texts of 77 tokens); promptsrc-tiny and promptsrc-vit-b16
+/// (PromptSRC on a random tiny CLIP with J = 2, or on ViT-B/16 with J = 9: `batch` images and
+/// `size` classes; train = the four losses, backward; infer = class features and scores).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -62,11 +64,13 @@ fn main() -> ExitCode {
         } else if cli.model == "clip-image" || cli.model == "clip-text" {
             anyhow::ensure!(!train, "the CLIP towers are timed in infer mode only");
             bench_clip(cli.model == "clip-image", &cli, &device)?
+        } else if cli.model == "promptsrc-tiny" || cli.model == "promptsrc-vit-b16" {
+            bench_promptsrc(cli.model == "promptsrc-tiny", &cli, &device, train)?
         } else if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita, clip-image, clip-text",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16",
                 cli.model
             );
         };
@@ -191,4 +195,49 @@ fn bench_clip(image: bool, cli: &Cli, device: &Device) -> anyhow::Result<Vec<f64
             let _ = model.encode_text(ids.clone()).into_data();
         }))
     }
+}
+
+fn bench_promptsrc(tiny: bool, cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+    device.seed(0);
+    let (clip_cfg, depth) = if tiny {
+        (zoo_clip::ClipConfig::tiny(), 2)
+    } else {
+        (zoo_clip::ClipConfig::vit_b_16(), 9)
+    };
+    let cfg = zoo_promptsrc::PromptSrcConfig {
+        text_depth: depth,
+        vision_depth: depth,
+        ..Default::default()
+    };
+    let tok = zoo_clip::Tokenizer::new();
+    let dev = if train {
+        device.clone().autodiff()
+    } else {
+        device.clone()
+    };
+    let model = cfg.init(clip_cfg.init(&dev)?, &tok, &dev)?;
+    let names: Vec<String> = (0..cli.size).map(|i| format!("object number {i}")).collect();
+    let prompts = zoo_promptsrc::ClassPrompts::new(&model, &tok, &names, &dev);
+    let s = clip_cfg.vision_cfg.image_size;
+    let x = Tensor::<4>::random([cli.batch, 3, s, s], Distribution::Normal(0.0, 1.0), &dev);
+    let frozen = Tensor::<2>::random(
+        [cli.size, clip_cfg.embed_dim],
+        Distribution::Normal(0.0, 1.0),
+        &dev,
+    );
+    let labels: Vec<i64> = (0..cli.batch).map(|i| (i % cli.size.max(1)) as i64).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [cli.batch]), &dev);
+    Ok(if train {
+        let model = model.train();
+        time_iterations(cli.warmup, cli.iters, || {
+            let l = model.losses(x.clone(), labels.clone(), &prompts, &frozen);
+            let g = burn::optim::GradientsParams::from_grads(l.total.backward(), &model);
+            assert_eq!(g.len(), 2 * depth);
+        })
+    } else {
+        time_iterations(cli.warmup, cli.iters, || {
+            let classes = zoo_clip::zeroshot::normalize(model.text_features(&prompts));
+            let _ = model.scores(x.clone(), &classes).into_data();
+        })
+    })
 }
