@@ -180,9 +180,19 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
     }
 }
 
-/// Lays `overlay` over `base`: objects merge key by key, anything else replaces.
+/// Key of the internally tagged enums in run configs (`{"source": "dassl", ...}`).
+const TAG: &str = "source";
+
+/// Lays `overlay` over `base`: objects merge key by key, anything else replaces. An object that
+/// names another variant of a tagged enum than the base (`source`) replaces it whole: the
+/// variants' fields do not mix.
 fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
     match (base, overlay) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o))
+            if o.get(TAG).is_some_and(|t| b.get(TAG) != Some(t)) =>
+        {
+            *b = o;
+        }
         (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
@@ -369,6 +379,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("top level"), "{e}");
+    }
+
+    #[test]
+    fn another_tagged_variant_replaces_the_base_one() {
+        let mut base = serde_json::json!({"data": {"source": "shapes", "seed": 0}, "k": 1});
+        merge(
+            &mut base,
+            serde_json::json!({"data": {"source": "dassl", "name": "EuroSAT"}}),
+        );
+        assert_eq!(
+            base,
+            serde_json::json!({"data": {"source": "dassl", "name": "EuroSAT"}, "k": 1})
+        );
+        // The same variant merges field by field.
+        merge(
+            &mut base,
+            serde_json::json!({"data": {"source": "dassl", "root": "d"}}),
+        );
+        assert_eq!(
+            base["data"],
+            serde_json::json!({"source": "dassl", "name": "EuroSAT", "root": "d"})
+        );
     }
 
     #[test]
