@@ -56,6 +56,15 @@ fn base_to_novel_run_learns_reports_and_resumes() {
     // The objective falls from the first epoch (warmup at 1e-5) to the last.
     let log: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    // Dassl's schedule, per epoch: a constant warmup epoch at 1e-5, then cosine from 0.0025 with
+    // T_max = the run's epochs, starting after the warmup.
+    let lrs: Vec<f64> = (0..4)
+        .map(|e| log["history"][e]["lr"].as_f64().unwrap())
+        .collect();
+    let cos = |e: f64| 0.0025 * (1.0 + (std::f64::consts::PI * e / 4.0).cos()) / 2.0;
+    for (got, want) in lrs.iter().zip([1e-5, cos(0.0), cos(1.0), cos(2.0)]) {
+        assert!((got - want).abs() < 1e-12, "lr per epoch {lrs:?}");
+    }
     let first = log["history"][0]["metrics"]["train_loss"].as_f64().unwrap();
     let last = m["train_loss"].as_f64().unwrap();
     assert!(last < 0.9 * first, "train loss {first} -> {last}");
