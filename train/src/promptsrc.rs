@@ -28,7 +28,7 @@ pub struct PromptSrcRun {
 
 /// The paper's recipe (Dassl defaults plus the PromptSRC configs): SGD lr 0.0025, momentum 0.9,
 /// weight decay 5e-4, batch 4, 20 epochs, one warmup epoch at a constant 1e-5 then cosine,
-/// stepped per epoch; the last incomplete batch dropped.
+/// stepped per epoch; the last incomplete batch dropped; one checkpoint kept.
 pub fn default_train() -> TrainConfig {
     TrainConfig {
         epochs: 20,
@@ -51,6 +51,8 @@ pub fn default_train() -> TrainConfig {
         },
         drop_last: true,
         valid_every: 5,
+        // A checkpoint holds the frozen CLIP too (1.2 GB with ViT-B/16 and its GPA sums): one.
+        keep_checkpoints: 1,
         ..Default::default()
     }
 }
