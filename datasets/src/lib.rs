@@ -7,6 +7,7 @@
 pub mod captions;
 pub mod dassl;
 pub mod error;
+pub mod fuzz;
 pub mod image;
 pub mod md17;
 pub mod nbody;

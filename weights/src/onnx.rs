@@ -134,8 +134,9 @@ fn tensor(buf: &[u8]) -> Result<Option<Initializer>, String> {
         // Integer and other initializers (shapes, indices) are not weights.
         _ => return Ok(None),
     };
-    let n: usize = dims.iter().product();
-    if values.len() != n {
+    // A corrupt file may claim any shape: the product is checked, never trusted.
+    let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if n != Some(values.len()) {
         return Err(format!(
             "initializer `{name}` has {} values for shape {dims:?}",
             values.len()
@@ -151,18 +152,23 @@ pub fn read_initializers(path: &Path) -> Result<Vec<Initializer>, ImportError> {
         message,
     };
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let graph = fields(&bytes)
-        .map_err(|e| bad(format!("not an ONNX model: {e}")))?
+    initializers_from_bytes(&bytes).map_err(bad)
+}
+
+/// [`read_initializers`] on the bytes of a model.
+pub fn initializers_from_bytes(bytes: &[u8]) -> Result<Vec<Initializer>, String> {
+    let graph = fields(bytes)
+        .map_err(|e| format!("not an ONNX model: {e}"))?
         .into_iter()
         .find_map(|(n, f)| match (n, f) {
             (7, Field::Bytes(b)) => Some(b),
             _ => None,
         })
-        .ok_or_else(|| bad("not an ONNX model: no graph".into()))?;
+        .ok_or_else(|| "not an ONNX model: no graph".to_string())?;
     let mut out = Vec::new();
-    for (n, f) in fields(graph).map_err(|e| bad(format!("graph: {e}")))? {
+    for (n, f) in fields(graph).map_err(|e| format!("graph: {e}"))? {
         if let (5, Field::Bytes(b)) = (n, f)
-            && let Some(t) = tensor(b).map_err(bad)?
+            && let Some(t) = tensor(b)?
         {
             out.push(t);
         }
@@ -181,5 +187,21 @@ mod tests {
         std::fs::write(&p, [0xffu8; 16]).unwrap();
         let e = read_initializers(&p).unwrap_err().to_string();
         assert!(e.contains("x.onnx") && e.contains("ONNX"), "{e}");
+    }
+
+    #[test]
+    fn corrupted_models_are_errors_not_panics() {
+        // Mutation fuzzing of a real export (weights/fixtures/clip_onnx_text.onnx): flipped
+        // bytes, truncations and inserted varints must give Ok or Err, never a panic.
+        let good = std::fs::read(crate::fixture::path("clip_onnx_text.onnx")).unwrap();
+        assert!(!initializers_from_bytes(&good).unwrap().is_empty());
+        zoo_datasets::fuzz::mutations(&good, 3000, 7, |bytes| {
+            let _ = initializers_from_bytes(bytes);
+        });
+        // A tensor claiming a shape whose size overflows is refused.
+        let mut t = vec![0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]; // dims: 2^63 - 1
+        t.extend([0x08, 0x04, 0x10, 0x01]); // dims: 4, data_type: FLOAT
+        let e = tensor(&t).unwrap_err();
+        assert!(e.contains("values for shape"), "{e}");
     }
 }

@@ -65,3 +65,19 @@ fn decode_inverts_encode_on_clean_text() {
     let ids = tok.tokenize("a photo of a cat, 2 dogs!", CONTEXT_LENGTH);
     assert_eq!(tok.decode(&ids).trim(), "a photo of a cat , 2 dogs !");
 }
+
+#[test]
+fn arbitrary_text_never_panics_and_keeps_the_frame() {
+    // Mutation fuzzing: corrupted UTF-8 (read lossily, as a caller reading bytes would), mixed
+    // scripts, entities and control characters; every result is SOT ... EOT, padded to 77.
+    let seed = "Crème brûlée &amp; 寿司 🍣👩‍👩‍👧 naïve café — it's 1,234.5 &#128512; \u{7}\u{1b}[31m ＡＢＣ ﬁ";
+    let tok = zoo_clip::Tokenizer::new();
+    zoo_datasets::fuzz::mutations(seed.as_bytes(), 2000, 31, |b| {
+        let text = String::from_utf8_lossy(b);
+        let ids = tok.tokenize(&text, 77);
+        assert_eq!(ids.len(), 77);
+        assert_eq!(ids[0], zoo_clip::SOT);
+        assert!(ids.contains(&zoo_clip::EOT), "{text:?}");
+        assert!(ids.iter().all(|&i| (i as usize) < tok.vocab_size()));
+    });
+}
