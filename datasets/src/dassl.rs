@@ -296,19 +296,33 @@ fn read_class_folders(dir: &Path, classes: &[(String, String)]) -> Result<Vec<It
         ));
     }
     let mut items = Vec::new();
+    let mut empty = Vec::new();
     for (label, (folder, classname)) in classes.iter().enumerate() {
-        let folder = dir.join(folder);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-            .map_err(|e| DataError::io(&folder, e))?
+        let path = dir.join(folder);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|e| DataError::io(&path, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file())
             .collect();
+        if files.is_empty() {
+            empty.push(folder.as_str());
+        }
         files.sort();
         items.extend(files.into_iter().map(|path| Item {
             path,
             label,
             classname: classname.clone(),
         }));
+    }
+    if !empty.is_empty() {
+        return Err(DataError::format(
+            dir,
+            format!(
+                "{} class folder(s) hold no images: {}",
+                empty.len(),
+                empty[..empty.len().min(SHOWN)].join(", ")
+            ),
+        ));
     }
     Ok(items)
 }

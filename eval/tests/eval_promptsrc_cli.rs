@@ -60,11 +60,52 @@ fn image_folder_datasets_and_missing_classes() {
     assert_eq!(m["all_classes"].as_u64(), Some(30));
     assert_eq!(m["all_images"].as_u64(), Some(150));
     assert!(m["all_accuracy"].as_f64().unwrap() > 0.5, "{m}");
-    // A class of the training split that the test split lacks is named.
+    // A truncated image is named.
+    let blue = root.join("test").join("blue ring");
+    let img = std::fs::read_dir(&blue).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&img).unwrap();
+    std::fs::write(&img, &bytes[..bytes.len() / 3]).unwrap();
+    let (ok, _, err) = run(&["--folder", r, "--protocol", "few-shot"]);
+    assert!(
+        !ok && err.contains(img.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    std::fs::write(&img, &bytes).unwrap();
+    // A class folder without images, and a class of the training split that the test split
+    // lacks, are named.
+    for f in std::fs::read_dir(&blue).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let (ok, _, err) = run(&["--folder", r]);
+    assert!(!ok && err.contains("hold no images: blue ring"), "{err}");
     std::fs::remove_dir_all(root.join("test").join("red circle")).unwrap();
     let (ok, _, err) = run(&["--folder", r]);
     assert!(
         !ok && err.contains("class folder(s) are missing: red circle"),
+        "{err}"
+    );
+}
+
+#[test]
+fn prompts_of_another_model_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    // A run.json saying J = 2 next to weights saved with J = 3: the tensors do not fit.
+    let mut setup = zoo_eval::promptsrc::PromptSrcSetup::default();
+    let device = burn::tensor::Device::flex();
+    let clip = setup.load_clip(&device).unwrap();
+    let model = setup
+        .prompts
+        .init(clip, &zoo_clip::Tokenizer::new(), &device)
+        .unwrap();
+    zoo_weights::save_module(&model, run_dir.join("model.bpk")).unwrap();
+    setup.prompts.text_depth = 2;
+    let file = zoo_eval::promptsrc::RunFile { setup, train: None };
+    zoo_weights::run::write_manifest(&run_dir, "promptsrc", &file).unwrap();
+    let (ok, _, err) = run(&["--checkpoint", run_dir.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("model.bpk") && err.contains("do not fit"),
         "{err}"
     );
 }

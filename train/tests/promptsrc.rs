@@ -116,6 +116,13 @@ fn bad_settings_are_refused_with_the_field_named() {
     let o = train(&cfg, &dir.path().join("c"), &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("setup.shot"), "{err}");
+    // An output directory that cannot be created.
+    let o = Command::new(TRAIN)
+        .args(["--out", "/proc/burnzoo/run", "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("/proc/burnzoo/run"), "{err}");
     // A Dassl dataset whose split file names a missing image.
     let root = dir.path().join("data");
     std::fs::create_dir_all(root.join("oxford_pets/images")).unwrap();
