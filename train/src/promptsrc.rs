@@ -248,6 +248,11 @@ pub fn train(run: &PromptSrcRun, trainer: &Trainer) -> anyhow::Result<PromptSrcO
         frozen,
     );
     let mut trainer = trainer.clone();
+    // Dassl drops the last incomplete batch only when the set holds at least one full batch
+    // (a 1-shot task with fewer classes than the batch size still trains).
+    if task.train.len() < trainer.config.batch_size {
+        trainer.config.drop_last = false;
+    }
     trainer.config.average = s.gpa.map(|g| {
         AverageConfig::gaussian(
             vec![r"^prompt_learner\.".into()],

@@ -147,3 +147,17 @@ fn bad_settings_are_refused_with_the_field_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_set_smaller_than_the_batch_still_trains() {
+    // Dassl's rule: the last incomplete batch is dropped only when there is a full one.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("small.json");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let m = ok(&train(
+        &cfg,
+        &dir.path().join("run"),
+        &["--shots", "1", "--batch-size", "32", "--epochs", "1"],
+    ));
+    assert_eq!(m["steps"].as_u64(), Some(1));
+}
