@@ -2,7 +2,7 @@
 //!
 //! [`LegacyRandomState`] reproduces numpy's legacy `np.random` stream (MT19937, `random_sample`,
 //! the polar-method Gaussian with its cached second value, `choice` with probabilities), and
-//! [`simulate`] ports `ChargedParticlesSim.sample_trajectory` (EGNN `n_body_system/dataset`)
+//! [`ChargedParticles::simulate`] ports `ChargedParticlesSim.sample_trajectory` (EGNN `n_body_system/dataset`)
 //! operation by operation, so that `generate(seed 43, 10000, 2000, 2000)` gives the published
 //! `nbody_small` set: identical charges and random draws, positions and velocities equal to numpy's
 //! to rounding (numpy's SIMD `pow` may differ from libm's in the last bit; see the README).

@@ -508,7 +508,7 @@ impl Encoder {
 }
 
 /// A generated stream with a known group effect: group a ~ Bernoulli(`p_group`), features
-/// x ~ N(shift * a, I), label y = 1[w . x + `effect` * a + noise > 0] with a fixed random w and
+/// x ~ N(shift * a, I), label y = 1\[w . x + `effect` * a + noise > 0\] with a fixed random w and
 /// N(0, 0.5^2) noise. `effect` is the direct influence of the group on the label, so a model that
 /// fits the labels inherits a demographic-parity gap that a fair model has to trade away.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -100,7 +100,7 @@ impl ResNetArgs {
 /// Data flags (override the config file's `data`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ImageArgs {
-    /// An ImageFolder root: DIR/train/<class>/*.png|jpg and DIR/test/<class>/... (or DIR/val).
+    /// An ImageFolder root: `DIR/train/<class>/*.png|jpg` and `DIR/test/<class>/...` (or `DIR/val`).
     /// Default: the generated Shapes-10 set.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,

@@ -15,7 +15,7 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 
 /// Time a model of the zoo: forward (infer) or forward + backward (train), median and p10/p90
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
-/// evonorm-s0 (any EvoNorm: evonorm-<variant>) on [batch, 64, size, size]; ponita (the paper's
+/// evonorm-s0 (any EvoNorm: `evonorm-<variant>`) on [batch, 64, size, size]; ponita (the paper's
 /// N-body network on `batch` fully connected systems of `size` particles; train = forward,
 /// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
 /// `batch` 224x224 images, or `batch` texts of 77 tokens); promptsrc-tiny and promptsrc-vit-b16

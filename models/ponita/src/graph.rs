@@ -40,7 +40,7 @@ impl Edges {
         }
     }
 
-    /// sum_{j -> i} k[ij] * x[j]: node features `[N, O, C]`, per-edge kernels `[E, O, C]`.
+    /// `sum_{j -> i} k[ij] * x[j]`: node features `[N, O, C]`, per-edge kernels `[E, O, C]`.
     pub fn aggregate(&self, x: Tensor<3>, k: Tensor<3>) -> Tensor<3> {
         let [n_all, o, c] = x.dims();
         match self {

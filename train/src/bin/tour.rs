@@ -19,7 +19,7 @@ struct Cli {
     /// Only these families (comma-separated); default: all.
     #[arg(long, value_name = "LIST")]
     only: Option<String>,
-    /// Keep each family's run (checkpoints, weights, metrics, plots) in DIR/<family>.
+    /// Keep each family's run (checkpoints, weights, metrics, plots) in `DIR/<family>`.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print the table as one JSON array on the last line of stdout.
