@@ -936,6 +936,11 @@ impl Trainer {
         state: &mut LoopState,
     ) -> Result<(), TrainError> {
         let Some(store) = self.store() else { return Ok(()) };
+        // Burn's RunningState (batch-norm statistics) keeps each thread's last update pending
+        // until the next update reads it; a record holds only the folded value. `valid()` folds
+        // the pending updates into the shared state (the next step reads the same numbers), so
+        // the checkpoint holds the statistics the next step would use and resume stays exact.
+        drop(model.valid());
         let enc = |what: &str, r: Result<Bytes, burn::store::RecordError>| {
             r.map_err(|e| TrainError::Output {
                 path: store.root().to_path_buf(),
