@@ -5,6 +5,7 @@
 //! A split file is `{"train": [[relpath, label, classname], ...], "val": [...], "test": [...]}`,
 //! each `relpath` relative to the dataset's image directory.
 
+use crate::error::first_few;
 use crate::rng::rng_for;
 use crate::{DataError, Result};
 use std::collections::BTreeMap;
@@ -115,18 +116,12 @@ fn check_files(items: &[Item], source: &Path) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let more = missing.len().saturating_sub(SHOWN);
     Err(DataError::format(
         source,
         format!(
-            "{} listed image(s) do not exist: {}{}",
+            "{} listed image(s) do not exist: {}",
             missing.len(),
-            missing[..missing.len().min(SHOWN)].join(", "),
-            if more > 0 {
-                format!(" (and {more} more)")
-            } else {
-                String::new()
-            }
+            first_few(&missing, SHOWN)
         ),
     ))
 }
@@ -280,18 +275,12 @@ fn read_class_folders(dir: &Path, classes: &[(String, String)]) -> Result<Vec<It
         .map(|(f, _)| f.as_str())
         .collect();
     if !missing.is_empty() {
-        let more = missing.len().saturating_sub(SHOWN);
         return Err(DataError::format(
             dir,
             format!(
-                "{} class folder(s) are missing: {}{}",
+                "{} class folder(s) are missing: {}",
                 missing.len(),
-                missing[..missing.len().min(SHOWN)].join(", "),
-                if more > 0 {
-                    format!(" (and {more} more)")
-                } else {
-                    String::new()
-                }
+                first_few(&missing, SHOWN)
             ),
         ));
     }
@@ -320,7 +309,7 @@ fn read_class_folders(dir: &Path, classes: &[(String, String)]) -> Result<Vec<It
             format!(
                 "{} class folder(s) hold no images: {}",
                 empty.len(),
-                empty[..empty.len().min(SHOWN)].join(", ")
+                first_few(&empty, SHOWN)
             ),
         ));
     }
@@ -406,12 +395,7 @@ pub fn read_imagenet_variant(dir: &Path, name: &str) -> Result<Splits> {
                     format!(
                         "{} folder(s) are not wnids of classnames.txt: {}",
                         unknown.len(),
-                        unknown
-                            .iter()
-                            .take(SHOWN)
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        first_few(&unknown, SHOWN)
                     ),
                 ));
             }

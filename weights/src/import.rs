@@ -4,6 +4,7 @@
 use burn::module::Module;
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use std::path::{Path, PathBuf};
+use zoo_datasets::error::first_few;
 
 /// How the keys of a state dict become our module paths.
 #[derive(Debug, Clone, Default)]
@@ -92,16 +93,6 @@ pub fn decode_floats(bytes: &[u8], width: usize, bf16: bool) -> Vec<f32> {
     }
 }
 
-fn list(items: &[String], max: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(max).map(String::as_str).collect();
-    let more = items.len().saturating_sub(max);
-    if more > 0 {
-        format!("{} (and {more} more)", shown.join(", "))
-    } else {
-        shown.join(", ")
-    }
-}
-
 /// Loads the safetensors state dict at `path` into `model` through `map`. Fails when a tensor of
 /// the model has no source (unless `allow_partial`), when a source tensor matched by the filter is
 /// not used, or when shapes differ.
@@ -170,7 +161,7 @@ fn load_from_store<M: Module>(
     let mut problems = Vec::new();
     if !result.errors.is_empty() {
         let errs: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
-        problems.push(format!("errors: {}", list(&errs, 5)));
+        problems.push(format!("errors: {}", first_few(&errs, 5)));
     }
     if !map.allow_partial {
         let missing: Vec<String> = result
@@ -180,7 +171,7 @@ fn load_from_store<M: Module>(
             .filter(|p| optional.as_ref().is_none_or(|re| !re.is_match(p)))
             .collect();
         if !missing.is_empty() {
-            problems.push(format!("missing in the file: {}", list(&missing, 8)));
+            problems.push(format!("missing in the file: {}", first_few(&missing, 8)));
         }
     }
     let unused: Vec<String> = result
@@ -190,7 +181,7 @@ fn load_from_store<M: Module>(
         .cloned()
         .collect();
     if !unused.is_empty() {
-        problems.push(format!("not used by the model: {}", list(&unused, 8)));
+        problems.push(format!("not used by the model: {}", first_few(&unused, 8)));
     }
     if problems.is_empty() {
         Ok(model)
