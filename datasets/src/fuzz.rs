@@ -6,14 +6,9 @@
 /// A panic inside `f` is re-raised naming the seed and the mutation number, so that a failure
 /// can be replayed.
 pub fn mutations(input: &[u8], n: usize, seed: u64, mut f: impl FnMut(&[u8])) {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        // xorshift64*: enough to spread mutations; not a statistical RNG.
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
+    use rand::RngExt;
+    let mut rng = crate::rng::rng_for(seed, &[]);
+    let mut next = move || rng.random::<u64>();
     for i in 0..n {
         let mut b = input.to_vec();
         for _ in 0..1 + next() % 4 {
