@@ -180,10 +180,7 @@ impl TrainModel for PromptSrc {
 
     fn train_step(&self, batch: PromptBatch) -> StepOutput {
         let n = batch.images.dims()[0];
-        let prompts = ClassPrompts {
-            names: Vec::new(),
-            tokens: batch.tokens,
-        };
+        let prompts = ClassPrompts { tokens: batch.tokens };
         let l = self.losses(batch.images, batch.labels.clone(), &prompts, &batch.frozen_text);
         StepOutput::new(l.total, n)
             .with_classification(l.logits, batch.labels)

@@ -179,9 +179,7 @@ pub struct Prompts {
 /// prefix tokens (positions 1..=n) are replaced by the learnt context.
 #[derive(Debug, Clone)]
 pub struct ClassPrompts {
-    /// Class names, in label order.
-    pub names: Vec<String>,
-    /// Token ids `[classes, context]`.
+    /// Token ids `[classes, context]`, one row per class in label order.
     pub tokens: Tensor<2, Int>,
 }
 
@@ -195,7 +193,6 @@ impl ClassPrompts {
             .collect();
         let context = model.clip.config().text_cfg.context_length;
         Self {
-            names: names.to_vec(),
             tokens: tokenize_batch(tokenizer, &texts, context, device),
         }
     }
