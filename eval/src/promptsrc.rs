@@ -555,19 +555,19 @@ pub fn harmonic_mean(base: f64, novel: f64) -> f64 {
 pub fn evaluate_task(
     model: Option<&PromptSrc>,
     clip: &Clip,
+    tokenizer: &Tokenizer,
     template: &str,
     task: &Task,
     batch_size: usize,
     device: &Device,
 ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    let tokenizer = Tokenizer::new();
     let mut out = serde_json::Map::new();
     let mut acc = std::collections::BTreeMap::new();
     for set in &task.tests {
         let m = match model {
             Some(model) => evaluate(
                 model,
-                &tokenizer,
+                tokenizer,
                 set.images.as_ref(),
                 &set.names,
                 batch_size,
@@ -575,7 +575,7 @@ pub fn evaluate_task(
             )?,
             None => evaluate_folder(
                 clip,
-                &tokenizer,
+                tokenizer,
                 set.images.as_ref(),
                 &set.names,
                 &[template.to_string()],

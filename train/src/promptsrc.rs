@@ -264,7 +264,7 @@ pub fn train(run: &PromptSrcRun, trainer: &Trainer) -> anyhow::Result<PromptSrcO
         batcher: &batcher,
     };
     let fit = trainer.fit(model, data, &mut NoHooks)?;
-    let test = evaluate_task(Some(&fit.model), &clip, "", &task, 100, &device)?;
+    let test = evaluate_task(Some(&fit.model), &clip, &tokenizer, "", &task, 100, &device)?;
     if let Some(dir) = &trainer.out {
         let path = dir.join("test.json");
         zoo_weights::atomic::write_atomic(&path, serde_json::to_string_pretty(&test)?.as_bytes())

@@ -75,13 +75,11 @@ fn base_to_novel_run_learns_reports_and_resumes() {
         .setup;
     let device = Device::flex();
     let clip = setup.load_clip(&device).unwrap();
-    let model = setup
-        .prompts
-        .init(clip.clone(), &Tokenizer::new(), &device)
-        .unwrap();
+    let tokenizer = Tokenizer::new();
+    let model = setup.prompts.init(clip.clone(), &tokenizer, &device).unwrap();
     let model = zoo_weights::bpk::load_module(model, zoo_weights::run::weights_path(&out).unwrap()).unwrap();
     let task = setup.task(1).unwrap();
-    let again = evaluate_task(Some(&model), &clip, "", &task, 100, &device).unwrap();
+    let again = evaluate_task(Some(&model), &clip, &tokenizer, "", &task, 100, &device).unwrap();
     assert_eq!(again["base_accuracy"], m["test_base_accuracy"]);
     assert_eq!(again["novel_accuracy"], m["test_novel_accuracy"]);
 

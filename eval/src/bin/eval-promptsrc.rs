@@ -53,17 +53,18 @@ fn main() -> ExitCode {
         let task = setup.task(seed)?;
         let clip = setup.load_clip(&device)?;
         let batch = args.batch_size.unwrap_or(100);
+        let tokenizer = Tokenizer::new();
         let (metrics, what) = if zero_shot {
             let template = setup.zero_shot_template();
-            let m = evaluate_task(None, &clip, &template, &task, batch, &device)?;
+            let m = evaluate_task(None, &clip, &tokenizer, &template, &task, batch, &device)?;
             (m, format!("zero-shot CLIP, \"{template}\""))
         } else {
             if weights.as_os_str().is_empty() {
                 bail!("no weights to evaluate");
             }
-            let model = setup.prompts.init(clip.clone(), &Tokenizer::new(), &device)?;
+            let model = setup.prompts.init(clip.clone(), &tokenizer, &device)?;
             let model = zoo_weights::bpk::load_module(model, &weights)?;
-            let m = evaluate_task(Some(&model), &clip, "", &task, batch, &device)?;
+            let m = evaluate_task(Some(&model), &clip, &tokenizer, "", &task, batch, &device)?;
             (m, format!("PromptSRC prompts from {}", weights.display()))
         };
         let data = match &setup.data {
