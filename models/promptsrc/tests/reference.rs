@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use zoo_clip::zeroshot::mean_text_features;
 use zoo_clip::{ClipConfig, Tokenizer};
-use zoo_promptsrc::{ClassPrompts, PromptSrcConfig, Prompts};
+use zoo_promptsrc::{ClassPrompts, PromptSrc, PromptSrcConfig, Prompts};
 use zoo_weights::clip::load_open_clip;
 use zoo_weights::fixture::{Fixture, max_abs_diff, path};
 
@@ -22,12 +22,10 @@ fn close<const D: usize>(what: &str, actual: Tensor<D>, fx: &Fixture, name: &str
     assert!(d <= tol * scale.max(1.0), "{what} differs by {d} (scale {scale})");
 }
 
-#[test]
-fn forward_losses_and_gradients_match_the_reference_equations() {
-    let fx = Fixture::committed("promptsrc_tiny.safetensors").unwrap();
-    let device = Device::flex().autodiff();
+/// The committed tiny CLIP (2 layers per tower) prompted at depth J = 2 in both towers.
+fn tiny_model(self_regulation: bool, device: &Device) -> (PromptSrcConfig, PromptSrc, Tokenizer) {
     let clip = load_open_clip(
-        ClipConfig::tiny().init(&device).unwrap(),
+        ClipConfig::tiny().init(device).unwrap(),
         &path("clip_tiny_weights.safetensors"),
     )
     .unwrap();
@@ -35,9 +33,34 @@ fn forward_losses_and_gradients_match_the_reference_equations() {
     let config = PromptSrcConfig {
         text_depth: 2,
         vision_depth: 2,
+        self_regulation,
         ..Default::default()
     };
-    let mut model = config.init(clip, &tok, &device).unwrap();
+    let model = config.init(clip, &tok, device).unwrap();
+    (config, model, tok)
+}
+
+/// The prompts the fixture's forward used.
+fn fixture_prompts(fx: &Fixture, device: &Device) -> Prompts {
+    let p = |name: &str| Param::from_tensor(fx.tensor::<2>(name, device));
+    Prompts {
+        ctx: p("ctx"),
+        text_deep: vec![p("text_deep_0")],
+        vpt: p("vpt"),
+        vision_deep: vec![p("vision_deep_0")],
+    }
+}
+
+fn fixture_labels(fx: &Fixture, device: &Device) -> Tensor<1, Int> {
+    let labels: Vec<i64> = fx.get("labels").1.iter().map(|&v| v as i64).collect();
+    Tensor::<1, Int>::from_data(TensorData::new(labels, [3]), device)
+}
+
+#[test]
+fn forward_losses_and_gradients_match_the_reference_equations() {
+    let fx = Fixture::committed("promptsrc_tiny.safetensors").unwrap();
+    let device = Device::flex().autodiff();
+    let (config, mut model, tok) = tiny_model(true, &device);
     // "a photo of a" initialises the context.
     close("ctx init", model.prompt_learner.ctx.val(), &fx, "ctx_init", 1e-7);
     assert_eq!(
@@ -53,13 +76,7 @@ fn forward_losses_and_gradients_match_the_reference_equations() {
     let ids: Vec<f32> = values(prompts.tokens.clone().float());
     assert_eq!(ids, fx.get("tokens").1, "class prompt tokens");
 
-    let p = |name: &str| Param::from_tensor(fx.tensor::<2>(name, &device));
-    model.prompt_learner = Prompts {
-        ctx: p("ctx"),
-        text_deep: vec![p("text_deep_0")],
-        vpt: p("vpt"),
-        vision_deep: vec![p("vision_deep_0")],
-    };
+    model.prompt_learner = fixture_prompts(&fx, &device);
     let templates: Vec<String> = ["a photo of a {}.", "a bad photo of a {}.", "a sculpture of a {}."]
         .map(String::from)
         .to_vec();
@@ -74,8 +91,7 @@ fn forward_losses_and_gradients_match_the_reference_equations() {
     );
 
     let images = fx.tensor::<4>("images", &device);
-    let labels: Vec<i64> = fx.get("labels").1.iter().map(|&v| v as i64).collect();
-    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [3]), &device);
+    let labels = fixture_labels(&fx, &device);
     let t = zoo_clip::zeroshot::normalize(model.text_features(&prompts));
     close("prompted text features", t, &fx, "text_features", 1e-5);
     let v = zoo_clip::zeroshot::normalize(model.image_features(images.clone()));
@@ -112,34 +128,19 @@ fn forward_losses_and_gradients_match_the_reference_equations() {
 fn ivlp_is_cross_entropy_only() {
     let fx = Fixture::committed("promptsrc_tiny.safetensors").unwrap();
     let device = Device::flex();
-    let clip = load_open_clip(
-        ClipConfig::tiny().init(&device).unwrap(),
-        &path("clip_tiny_weights.safetensors"),
-    )
-    .unwrap();
-    let tok = Tokenizer::new();
-    let config = PromptSrcConfig {
-        text_depth: 2,
-        vision_depth: 2,
-        self_regulation: false,
-        ..Default::default()
-    };
-    let mut model = config.init(clip, &tok, &device).unwrap();
-    let p = |name: &str| Param::from_tensor(fx.tensor::<2>(name, &device));
-    model.prompt_learner = Prompts {
-        ctx: p("ctx"),
-        text_deep: vec![p("text_deep_0")],
-        vpt: p("vpt"),
-        vision_deep: vec![p("vision_deep_0")],
-    };
+    let (_, mut model, tok) = tiny_model(false, &device);
+    model.prompt_learner = fixture_prompts(&fx, &device);
     let classes: Vec<String> = ["red circle", "blue square", "green ring"]
         .map(String::from)
         .to_vec();
     let prompts = ClassPrompts::new(&model, &tok, &classes, &device);
-    let labels: Vec<i64> = fx.get("labels").1.iter().map(|&v| v as i64).collect();
-    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [3]), &device);
     let frozen = fx.tensor::<2>("frozen_text", &device);
-    let l = model.losses(fx.tensor::<4>("images", &device), labels, &prompts, &frozen);
+    let l = model.losses(
+        fx.tensor::<4>("images", &device),
+        fixture_labels(&fx, &device),
+        &prompts,
+        &frozen,
+    );
     close("IVLP total = cross-entropy", l.total, &fx, "ce", 1e-5);
 }
 
