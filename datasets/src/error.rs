@@ -94,6 +94,16 @@ impl fmt::Display for Location<'_> {
     }
 }
 
+/// The first `max` of `items`, comma-separated, with "(and N more)" when some are left out: how
+/// errors name offenders (missing files, unknown keys) without flooding the terminal.
+pub fn first_few<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(max).map(AsRef::as_ref).collect();
+    match items.len().saturating_sub(max) {
+        0 => shown.join(", "),
+        more => format!("{} (and {more} more)", shown.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,15 +117,5 @@ mod tests {
         );
         let e = DataError::format("a.json", "missing key `images`");
         assert_eq!(e.to_string(), "a.json: missing key `images`");
-    }
-}
-
-/// The first `max` of `items`, comma-separated, with "(and N more)" when some are left out: how
-/// errors name offenders (missing files, unknown keys) without flooding the terminal.
-pub fn first_few<S: AsRef<str>>(items: &[S], max: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(max).map(AsRef::as_ref).collect();
-    match items.len().saturating_sub(max) {
-        0 => shown.join(", "),
-        more => format!("{} (and {more} more)", shown.join(", ")),
     }
 }
