@@ -1,79 +1,57 @@
 //! The crash-safety matrix (issue 12): for each family's trainer, a run killed with SIGKILL after
 //! its first checkpoint and resumed with `--resume` reports exactly the final metrics of an
-//! uninterrupted run with the same seed. (The MLP and PromptSRC also compare the weights:
-//! sigkill.rs, promptsrc.rs.)
+//! uninterrupted run with the same seed; the MLP here and PromptSRC (promptsrc.rs) also compare
+//! the weights.
 
 #![cfg(unix)]
 
-use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn metrics(bin: &str, args: &[&str]) -> serde_json::Map<String, serde_json::Value> {
-    let o = Command::new(bin)
-        .args(args)
-        .args(["--json", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{bin} {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
-    let mut m = v.as_object().unwrap().clone();
-    // Wall-clock times differ between runs; everything else must not.
-    m.retain(|k, _| !k.contains("seconds"));
-    m
-}
+use common::kill::kill_resume_compare;
+use zoo_mlp::MlpConfig;
+use zoo_train::params::max_abs_diff;
 
-fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str]) {
-    let reference = dir.join("reference");
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend([
-        "--checkpoint-every-steps",
-        "2",
-        "--out",
-        reference.to_str().unwrap(),
-    ]);
-    let want = metrics(bin, &full);
-    let killed = dir.join("killed");
-    let mut child = Command::new(bin)
-        .args(args)
-        .args([
-            "--checkpoint-every-steps",
-            "2",
-            "--quiet",
-            "--out",
-            killed.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let latest = killed.join("checkpoints/LATEST");
-    let t0 = Instant::now();
-    while !latest.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(300),
-            "{bin}: no checkpoint appeared"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{bin} finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    child.kill().unwrap(); // SIGKILL
-    assert_eq!(child.wait().unwrap().signal(), Some(9));
-    assert!(
-        !killed.join("model.bpk").exists(),
-        "{bin}: the killed run had finished"
+#[test]
+fn mlp_resumes_with_bit_identical_weights_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4500 points, 141 steps per epoch, 4 epochs: long enough to be killed mid-run.
+    let cfg = dir.path().join("run.json5.json");
+    std::fs::write(
+        &cfg,
+        r#"{
+            "data": {"points_per_class": 1500, "test_points_per_class": 100},
+            "train": {"epochs": 4, "batch_size": 32, "checkpoint_every_steps": 20, "keep_checkpoints": 3}
+        }"#,
+    )
+    .unwrap();
+    let (reference, killed) = kill_resume_compare(
+        env!("CARGO_BIN_EXE_train-mlp"),
+        dir.path(),
+        &["--config", cfg.to_str().unwrap()],
     );
-    let got = metrics(bin, &["--resume", killed.to_str().unwrap()]);
-    assert_eq!(got, want, "{bin}: the resumed run's final metrics differ");
+    let log = std::fs::read_to_string(killed.join("log.jsonl")).unwrap();
+    let resume_line = log
+        .lines()
+        .find(|l| l.contains("\"event\":\"resume\""))
+        .expect("a resume event in log.jsonl");
+    let step: u64 = serde_json::from_str::<serde_json::Value>(resume_line).unwrap()["step"]
+        .as_u64()
+        .unwrap();
+    assert!(step > 0 && step < 4 * 141, "resumed from step {step}");
+    let device = burn::tensor::Device::flex();
+    let a = zoo_weights::load_module(MlpConfig::new().init(&device), reference.join("model.bpk")).unwrap();
+    let b = zoo_weights::load_module(MlpConfig::new().init(&device), killed.join("model.bpk")).unwrap();
+    assert_eq!(
+        max_abs_diff(&a, &b),
+        0.0,
+        "resumed run (from step {step}) differs from the uninterrupted one"
+    );
+    let final_of = |dir: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.join("metrics.json")).unwrap())
+            .unwrap()["final"]
+            .clone()
+    };
+    assert_eq!(final_of(&reference), final_of(&killed));
 }
 
 #[test]
@@ -100,6 +78,8 @@ fn evonorm_and_ebv_resume_exactly_after_sigkill() {
             "4",
             "--groups",
             "2",
+            "--checkpoint-every-steps",
+            "2",
         ],
     );
     let ebv = dir.path().join("ebv");
@@ -107,7 +87,18 @@ fn evonorm_and_ebv_resume_exactly_after_sigkill() {
     kill_resume_compare(
         env!("CARGO_BIN_EXE_train-ebv"),
         &ebv,
-        &["--config", c, "--width", "4", "--groups", "2", "--ebv-dim", "6"],
+        &[
+            "--config",
+            c,
+            "--width",
+            "4",
+            "--groups",
+            "2",
+            "--ebv-dim",
+            "6",
+            "--checkpoint-every-steps",
+            "2",
+        ],
     );
 }
 
@@ -127,7 +118,7 @@ fn ponita_and_clip_resume_exactly_after_sigkill() {
     kill_resume_compare(
         env!("CARGO_BIN_EXE_train-ponita"),
         &ponita,
-        &["--config", cfg.to_str().unwrap()],
+        &["--config", cfg.to_str().unwrap(), "--checkpoint-every-steps", "2"],
     );
     let clip = dir.path().join("clip");
     std::fs::create_dir_all(&clip).unwrap();
@@ -144,6 +135,6 @@ fn ponita_and_clip_resume_exactly_after_sigkill() {
     kill_resume_compare(
         env!("CARGO_BIN_EXE_train-clip"),
         &clip,
-        &["--config", cfg.to_str().unwrap()],
+        &["--config", cfg.to_str().unwrap(), "--checkpoint-every-steps", "2"],
     );
 }

@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests of zoo-train.
+
+#[cfg(unix)]
+pub mod kill;
