@@ -87,3 +87,41 @@ pub fn max_abs_diff(actual: &[f32], expected: &[f32]) -> (f32, f32) {
     let scale = expected.iter().map(|e| e.abs()).fold(0.0, f32::max);
     (diff, scale)
 }
+
+/// `n` uniforms in [0, 1) from a key: splitmix64 of FNV-1a(key) + i (i = 1..=n), top 53 bits.
+/// The fixture scripts compute the same numbers (`weights/reference/yolov9_fixture.py`).
+pub fn uniforms(key: &str, n: usize) -> Vec<f64> {
+    let seed = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (1..=n as u64)
+        .map(|i| {
+            let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (z >> 11) as f64 * 2f64.powi(-53)
+        })
+        .collect()
+}
+
+/// Deterministic stand-in weights for the state-dict tensor `key` of `shape`, identical to the
+/// fixture scripts' `hashed_values`: BN scales and variances 0.5 + u; BN shifts, means and biases
+/// 0.2 (u - 0.5); 4-D convolution weights (2u - 1) sqrt(3 / fan_in); anything else u.
+pub fn hashed_values(key: &str, shape: &[usize]) -> Vec<f32> {
+    let n = shape.iter().product();
+    let u = uniforms(key, n);
+    let ends = |s: &str| key.ends_with(s);
+    let f: Box<dyn Fn(f64) -> f64> = if ends("bn.weight") || ends("running_var") {
+        Box::new(|u| 0.5 + u)
+    } else if ends("bn.bias") || ends("running_mean") || ends(".bias") {
+        Box::new(|u| 0.2 * (u - 0.5))
+    } else if shape.len() == 4 {
+        let fan_in = (n / shape[0]) as f64;
+        let scale = (3.0 / fan_in).sqrt();
+        Box::new(move |u| (2.0 * u - 1.0) * scale)
+    } else {
+        Box::new(|u| u)
+    };
+    u.into_iter().map(|u| f(u) as f32).collect()
+}

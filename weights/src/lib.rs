@@ -15,6 +15,8 @@ pub mod fixture;
 pub mod import;
 pub mod onnx;
 pub mod run;
+pub mod tensors;
+pub mod yolov9;
 
 pub use atomic::write_atomic;
 pub use bpk::{load_module, module_bytes, save_module};

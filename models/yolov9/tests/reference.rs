@@ -1,0 +1,149 @@
+//! YOLOv9 against the reference code (ultralytics and WongKinYiu/yolov9) on the fixture of
+//! `weights/reference/yolov9_fixture.py`: the reference's own state-dict keys, filled with the
+//! formula weights both sides compute, loaded through the real import path.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use std::path::Path;
+use zoo_weights::fixture::{Fixture, hashed_values, max_abs_diff, path, uniforms};
+use zoo_weights::tensors::NamedTensor;
+use zoo_weights::yolov9::{load_tensors, state_dict};
+use zoo_yolov9::{YoloConfig, YoloV9};
+
+/// The reference state dict of `name` (as listed in yolov9_keys.json) with formula weights.
+fn reference_weights(name: &str) -> Vec<NamedTensor> {
+    let text = std::fs::read_to_string(path("yolov9_keys.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json[name]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `{name}` in yolov9_keys.json"))
+        .iter()
+        .filter(|e| e[2] != "int64")
+        .map(|e| {
+            let key = e[0].as_str().unwrap().to_string();
+            let shape: Vec<usize> = e[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            let values = if key.contains("dfl") {
+                (0..16).map(|i| i as f32).collect()
+            } else {
+                hashed_values(&key, &shape)
+            };
+            NamedTensor {
+                name: key,
+                shape,
+                values,
+            }
+        })
+        .collect()
+}
+
+fn model(name: &str, nc: usize, weights: &str, device: &Device) -> YoloV9 {
+    let cfg = YoloConfig::from_name(name, nc).unwrap();
+    let model = cfg.init(device).unwrap();
+    load_tensors(model, reference_weights(weights), Path::new(weights)).unwrap()
+}
+
+fn image(h: usize, w: usize, device: &Device) -> Tensor<4> {
+    let v: Vec<f32> = uniforms(&format!("input.{h}x{w}"), 3 * h * w)
+        .into_iter()
+        .map(|u| u as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(v, [1, 3, h, w]), device)
+}
+
+fn values(t: Tensor<3>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+/// Every `step`-th anchor of `[1, C, A]`.
+fn strided(t: Tensor<3>, step: usize) -> Tensor<3> {
+    let [_, _, a] = t.dims();
+    let idx: Vec<i64> = (0..a).step_by(step).map(|i| i as i64).collect();
+    let n = idx.len();
+    let device = t.device();
+    t.select(2, Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &device))
+}
+
+/// Boxes (pixels) to `tol` relative to their largest coordinate; class probabilities to `tol`
+/// absolute.
+fn assert_close(got: Tensor<3>, fixture: &Fixture, key: &str, tol: f32) {
+    let (shape, want) = fixture.get(key);
+    assert_eq!(got.dims().to_vec(), shape.to_vec(), "{key}: shape");
+    let got = values(got);
+    let a = shape[2];
+    let (boxes, scores) = (4 * a, want.len());
+    let (diff, scale) = max_abs_diff(&got[..boxes], &want[..boxes]);
+    let (sdiff, _) = max_abs_diff(&got[boxes..scores], &want[boxes..scores]);
+    eprintln!("{key}: boxes max |diff| {diff:.2e} (largest {scale:.1}), scores {sdiff:.2e}");
+    assert!(diff <= tol * scale.max(1.0), "{key}: boxes differ by {diff}");
+    assert!(sdiff <= tol, "{key}: class probabilities differ by {sdiff}");
+}
+
+#[test]
+fn ultralytics_yolov9t_matches_at_320_640_and_non_square() {
+    let device = Device::flex();
+    let fx = Fixture::committed("yolov9_io.safetensors").unwrap();
+    let net = model("ultralytics-yolov9t", 80, "ultralytics-yolov9t", &device);
+    for (h, w, step) in [(320, 320, 5), (384, 256, 5), (640, 640, 20)] {
+        let y = net.predict(image(h, w, &device));
+        assert_close(
+            strided(y, step),
+            &fx,
+            &format!("ultralytics-yolov9t.{h}x{w}"),
+            1e-4,
+        );
+    }
+}
+
+#[test]
+fn yolov9t_dual_heads_match_and_pgi_removal_is_exact() {
+    let device = Device::flex();
+    let fx = Fixture::committed("yolov9_io.safetensors").unwrap();
+    let net = model("yolov9-t", 3, "yolov9-t", &device);
+    let out = net.forward(image(320, 320, &device));
+    let main = out.decode();
+    assert_close(main.clone(), &fx, "yolov9-t.320x320.main", 1e-4);
+    assert_close(
+        zoo_yolov9::decode(&out.aux.unwrap()),
+        &fx,
+        "yolov9-t.320x320.aux",
+        1e-4,
+    );
+
+    // PGI removal gives gelan-t holding exactly the reference's converted keys and outputs.
+    let gelan = net.remove_pgi();
+    assert_eq!(gelan.config().name(), "gelan-t");
+    let converted = gelan.predict(image(320, 320, &device));
+    assert_eq!(
+        values(converted),
+        values(main),
+        "converted output differs from the main head"
+    );
+    let ours: Vec<String> = state_dict(&gelan).unwrap().into_iter().map(|t| t.name).collect();
+    let theirs: Vec<String> = reference_weights("gelan-t")
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|k| !k.contains(".dfl."))
+        .collect();
+    let mut theirs = theirs;
+    theirs.sort();
+    assert_eq!(ours, theirs, "gelan-t state-dict keys");
+}
+
+#[test]
+fn fused_model_matches_unfused() {
+    let device = Device::flex();
+    let net = model("ultralytics-yolov9t", 80, "ultralytics-yolov9t", &device);
+    let x = image(320, 320, &device);
+    let y = values(net.predict(x.clone()));
+    let fused = net.fuse();
+    let (diff, scale) = max_abs_diff(&values(fused.predict(x)), &y);
+    assert!(
+        diff <= 1e-4 * scale.max(1.0),
+        "fused vs unfused: {diff} (scale {scale})"
+    );
+}
