@@ -200,6 +200,23 @@ impl Head {
         }
     }
 
+    /// Multiply-accumulates of the head's convolutions for input levels of the given sizes (the
+    /// auxiliary levels first for a dual head).
+    pub fn macs(&self, sizes: &[[usize; 2]]) -> u64 {
+        let nl = self.cv2.len();
+        let mut heads = vec![(&self.cv2, &self.cv3, &sizes[..nl])];
+        if let (Some(cv4), Some(cv5)) = (&self.cv4, &self.cv5) {
+            heads.push((cv4, cv5, &sizes[nl..]));
+        }
+        heads
+            .into_iter()
+            .flat_map(|(b, c, s)| b.iter().zip(c).zip(s))
+            .map(|((b, c), [h, w])| {
+                (crate::model::conv_weights(b) + crate::model::conv_weights(c)) * (h * w) as u64
+            })
+            .sum()
+    }
+
     /// Deploy form: BNs folded.
     pub fn fuse(self) -> Self {
         Self {

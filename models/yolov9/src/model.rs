@@ -439,11 +439,77 @@ impl YoloV9 {
         }
     }
 
+    /// Floating-point operations of one forward pass on a `[1, 3, h, w]` image, counted as
+    /// 2 x the multiply-accumulates of the convolutions (the GFLOPs the paper and the reference's
+    /// `model_info` report; pooling, activations and additions are not counted).
+    pub fn flops(&self, [h, w]: [usize; 2]) -> u64 {
+        // sizes[0]: the image; sizes[j + 1]: layer j's output.
+        let mut sizes: Vec<[usize; 2]> = vec![[h, w]];
+        let mut macs = 0u64;
+        for (step, block) in self.plan.iter().zip(&self.model) {
+            let [ih, iw] = sizes[step.from[0]];
+            let down = |n: usize| (n - 2) / 2 + 1; // 2x2 stride-1 pool, then 3x3 stride 2 pad 1
+            let out = match step.spec {
+                Spec::Conv { k, s, .. } => [(ih + 2 * (k / 2) - k) / s + 1, (iw + 2 * (k / 2) - k) / s + 1],
+                Spec::AConv { .. } | Spec::ADown { .. } => [down(ih), down(iw)],
+                Spec::Upsample => [2 * ih, 2 * iw],
+                Spec::Concat | Spec::CbFuse { .. } => sizes[*step.from.last().expect("inputs")],
+                _ => [ih, iw],
+            };
+            match block {
+                Some(Block::Head(head)) => {
+                    let levels: Vec<[usize; 2]> = step.from.iter().map(|&j| sizes[j]).collect();
+                    macs += head.macs(&levels);
+                }
+                // Every convolution of a block computes at the block's output resolution.
+                Some(b) => macs += conv_weights(b) * (out[0] * out[1]) as u64,
+                None => {}
+            }
+            sizes.push(out);
+        }
+        2 * macs
+    }
+
     /// Number of parameters, counted as PyTorch does (`model.parameters()`: convolution weights
     /// and biases, BN scales and shifts, plus the 16 fixed DFL weights per head; running
     /// statistics excluded).
     pub fn num_parameters(&self) -> usize {
+        struct Count {
+            path: Vec<String>,
+            n: usize,
+        }
+        impl burn::module::ModuleVisitor for Count {
+            fn enter_module(&mut self, name: &str, _: &str) {
+                self.path.push(name.to_string());
+            }
+            fn exit_module(&mut self, _: &str, _: &str) {
+                self.path.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                // Burn visits BN running statistics too; PyTorch keeps them as buffers.
+                if !self.path.last().is_some_and(|n| n.starts_with("running_")) {
+                    self.n += param.lazy_shape().num_elements();
+                }
+            }
+        }
+        let mut count = Count { path: Vec::new(), n: 0 };
+        self.visit(&mut count);
         let heads = if self.config.pgi { 2 } else { 1 };
-        self.num_params() + 16 * heads
+        count.n + 16 * heads
     }
+}
+
+/// Number of convolution weights (rank-4 parameters) in a module.
+pub(crate) fn conv_weights<M: Module>(module: &M) -> u64 {
+    struct Count(u64);
+    impl burn::module::ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            if D == 4 {
+                self.0 += param.lazy_shape().num_elements() as u64;
+            }
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
 }
