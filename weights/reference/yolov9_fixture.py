@@ -3,7 +3,7 @@
 Writes weights/fixtures/yolov9_keys.json (every reference state-dict key and shape of the models
 below) and weights/fixtures/yolov9_io.safetensors (inputs are formula-made too, so only outputs are
 stored). With --local it also writes weights/fixtures/local/ (git-ignored): the ultralytics ONNX
-export of yolov9t (BN folded) with its onnxruntime output, and yolov9-s / yolov9-c checks.
+export of yolov9t (BN folded) with its onnxruntime output.
 
 The weights: every float tensor of the reference's state dict is filled from its key by
 `hashed_values` (splitmix64 of FNV-1a(key) + element index -> u in [0, 1); conv weights
@@ -121,6 +121,31 @@ def main():
     assert torch.equal(y_main, y_gelan), (y_main - y_gelan).abs().max()
     out["yolov9-t.320x320.main"] = y_main.contiguous()
     out["yolov9-t.320x320.aux"] = y_aux.contiguous()
+
+    # ultralytics' ONNX export (BN folded, RepConvN merged) of the same yolov9t: its initializer
+    # names and shapes are committed; the file itself (8 MB) and onnxruntime's output only with
+    # --local.
+    import shutil
+
+    import onnx
+    from ultralytics import YOLO
+
+    yolo = YOLO("yolov9t.yaml")
+    fill(yolo.model)
+    exported = yolo.export(format="onnx", imgsz=320, opset=17, simplify=False, dynamic=False)
+    graph = onnx.load(exported).graph
+    keys["ultralytics-yolov9t-onnx"] = [[i.name, list(i.dims), "float32"] for i in graph.initializer]
+    if "--local" in sys.argv:
+        import onnxruntime as ort
+
+        local = os.path.join(FIXTURES, "local")
+        os.makedirs(local, exist_ok=True)
+        shutil.move(exported, os.path.join(local, "yolov9t_320.onnx"))
+        sess = ort.InferenceSession(os.path.join(local, "yolov9t_320.onnx"))
+        y = sess.run(None, {sess.get_inputs()[0].name: image_input(320, 320).numpy()})[0]
+        save_file({"output": torch.from_numpy(y)}, os.path.join(local, "yolov9t_320_onnx_io.safetensors"))
+    else:
+        os.remove(exported)
 
     save_file(out, os.path.join(FIXTURES, "yolov9_io.safetensors"))
     with open(os.path.join(FIXTURES, "yolov9_keys.json"), "w") as f:

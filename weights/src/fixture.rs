@@ -125,3 +125,41 @@ pub fn hashed_values(key: &str, shape: &[usize]) -> Vec<f32> {
     };
     u.into_iter().map(|u| f(u) as f32).collect()
 }
+
+/// The state dict `model` listed in the committed key list `keys_file` (`{model: [[key, shape,
+/// dtype], ...]}`, written by a fixture script) filled by [`hashed_values`]; integer tensors
+/// are left out and DFL kernels (`*.dfl*.conv.weight`) hold their fixed 0..15.
+pub fn hashed_state_dict(keys_file: &str, model: &str) -> Result<Vec<crate::tensors::NamedTensor>, String> {
+    let file = path(keys_file);
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let entries = json[model]
+        .as_array()
+        .ok_or_else(|| format!("{}: no `{model}`", file.display()))?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let (Some(key), Some(dims), Some(dtype)) = (e[0].as_str(), e[1].as_array(), e[2].as_str()) else {
+            return Err(format!("{}: bad entry {e}", file.display()));
+        };
+        if dtype.starts_with("int") {
+            continue;
+        }
+        let shape: Vec<usize> = dims
+            .iter()
+            .filter_map(|d| d.as_u64())
+            .map(|d| d as usize)
+            .collect();
+        let values = if key.contains(".dfl") {
+            (0..shape.iter().product::<usize>()).map(|i| i as f32).collect()
+        } else {
+            hashed_values(key, &shape)
+        };
+        out.push(crate::tensors::NamedTensor {
+            name: key.to_string(),
+            shape,
+            values,
+        });
+    }
+    Ok(out)
+}

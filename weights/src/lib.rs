@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod fixture;
 pub mod import;
+pub mod inspect;
 pub mod onnx;
 pub mod run;
 pub mod tensors;

@@ -492,7 +492,10 @@ impl YoloV9 {
                 }
             }
         }
-        let mut count = Count { path: Vec::new(), n: 0 };
+        let mut count = Count {
+            path: Vec::new(),
+            n: 0,
+        };
         self.visit(&mut count);
         let heads = if self.config.pgi { 2 } else { 1 };
         count.n + 16 * heads

@@ -42,7 +42,10 @@ fn every_variant_has_the_reference_parameter_count() {
         assert_eq!(ours_fused, fused_params, "{name}: fused parameters");
         // Ours counts convolution MACs only; thop also counts the fused biases (and, unfused, the
         // BNs), hence 0.1 % below on fused models.
-        assert!((gf - fused_gflops).abs() / fused_gflops < 2e-3, "{name}: fused GFLOPs {gf}");
+        assert!(
+            (gf - fused_gflops).abs() / fused_gflops < 2e-3,
+            "{name}: fused GFLOPs {gf}"
+        );
     }
 }
 
@@ -57,7 +60,10 @@ fn pgi_removal_keeps_the_main_output_for_every_size() {
         let x = Tensor::<4>::random([1, 3, 64, 96], burn::tensor::Distribution::Default, &device);
         let main = dual.forward(x.clone()).decode();
         let gelan = dual.remove_pgi();
-        let fresh = YoloConfig::from_name(&format!("gelan-{size}"), 5).unwrap().init(&device).unwrap();
+        let fresh = YoloConfig::from_name(&format!("gelan-{size}"), 5)
+            .unwrap()
+            .init(&device)
+            .unwrap();
         assert_eq!(gelan.config(), fresh.config());
         assert_eq!(gelan.num_parameters(), fresh.num_parameters(), "gelan-{size}");
         let converted = gelan.predict(x);

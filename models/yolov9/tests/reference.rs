@@ -5,40 +5,14 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use std::path::Path;
-use zoo_weights::fixture::{Fixture, hashed_values, max_abs_diff, path, uniforms};
+use zoo_weights::fixture::{Fixture, hashed_state_dict, max_abs_diff, uniforms};
 use zoo_weights::tensors::NamedTensor;
 use zoo_weights::yolov9::{load_tensors, state_dict};
 use zoo_yolov9::{YoloConfig, YoloV9};
 
 /// The reference state dict of `name` (as listed in yolov9_keys.json) with formula weights.
 fn reference_weights(name: &str) -> Vec<NamedTensor> {
-    let text = std::fs::read_to_string(path("yolov9_keys.json")).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json[name]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `{name}` in yolov9_keys.json"))
-        .iter()
-        .filter(|e| e[2] != "int64")
-        .map(|e| {
-            let key = e[0].as_str().unwrap().to_string();
-            let shape: Vec<usize> = e[1]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
-            let values = if key.contains("dfl") {
-                (0..16).map(|i| i as f32).collect()
-            } else {
-                hashed_values(&key, &shape)
-            };
-            NamedTensor {
-                name: key,
-                shape,
-                values,
-            }
-        })
-        .collect()
+    hashed_state_dict("yolov9_keys.json", name).unwrap()
 }
 
 fn model(name: &str, nc: usize, weights: &str, device: &Device) -> YoloV9 {

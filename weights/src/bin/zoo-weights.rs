@@ -7,17 +7,22 @@
 //!     --expect text_features.npy --tol 1e-4
 //! zoo-weights verify --model clip-image --config tiny.json --weights image_tower.onnx --input x.npy --expect y.npy
 //! zoo-weights export-open-clip --weights runs/clip/model.bpk --preset shapes --out clip.safetensors --half
+//! zoo-weights verify --model yolov9-c --nc 80 --weights yolov9-c.safetensors --input x.npy --expect y.npy
+//! zoo-weights inspect yolov9t.onnx
 //! ```
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use zoo_clip::ClipConfig;
 use zoo_datasets::npy::{NpyArray, read_npy};
 use zoo_weights::clip::{Tower, load_clip, load_onnx_tower, read_model_config, to_open_clip, to_safetensors};
+use zoo_weights::inspect::list_tensors;
+use zoo_weights::yolov9::load_yolov9;
+use zoo_yolov9::{YoloConfig, YoloV9};
 
 /// burnzoo's weight tools: run an imported model on saved inputs and compare with the reference
 /// framework's outputs (`verify`), or write zoo weights in a reference framework's layout.
@@ -35,13 +40,21 @@ enum Command {
     /// times max(1, max |expected|).
     Verify {
         /// What to run: clip-image (input [B,3,H,W] float32, preprocessed; output image
-        /// features) or clip-text (input token ids [N,context] int64; output text features).
-        #[arg(long, value_enum)]
-        model: ModelKind,
+        /// features), clip-text (input token ids [N,context] int64; output text features), or a
+        /// YOLOv9: gelan-{t,s,m,c,e}, yolov9-{t,s,m,c,e} (the authors' models, yolov9-* with the
+        /// PGI branch), ultralytics-yolov9{t,s,m,c,e} (input [B,3,H,W] float32 in [0,1], H and W
+        /// multiples of 32; output the decoded [B,4+nc,A] of the main head).
+        #[arg(long, value_parser = model_names())]
+        model: String,
         #[command(flatten)]
         arch: Arch,
+        /// YOLOv9: number of classes the weights were trained for.
+        #[arg(long, default_value_t = 80)]
+        nc: usize,
         /// Weights: open_clip state dict (.safetensors, .pt/.pth/.bin), zoo Burnpack (.bpk) or
-        /// the ONNX export of the tower (.onnx).
+        /// the ONNX export of the tower (.onnx); for YOLOv9 a state dict in the reference's
+        /// naming (.safetensors, from weights/reference/yolov9_to_safetensors.py), a .bpk, or an
+        /// ultralytics ONNX export (loaded into the fused model).
         #[arg(long, value_name = "FILE")]
         weights: PathBuf,
         /// Input array (.npy).
@@ -56,6 +69,13 @@ enum Command {
         /// Tolerance on the absolute difference (relative to the output's scale when above 1).
         #[arg(long, default_value_t = 1e-4)]
         tol: f64,
+    },
+    /// List the tensors of a weight file (.safetensors, .onnx, .pt/.pth/.bin, .bpk): name,
+    /// element type, shape; then the count of tensors and of values.
+    Inspect {
+        /// The file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Write a CLIP's weights (zoo .bpk, or any format `verify` reads) as an open_clip state dict
     /// in safetensors: `open_clip.model.CLIP(**config).load_state_dict(load_file(OUT))`.
@@ -85,12 +105,78 @@ struct Arch {
     preset: Option<String>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ModelKind {
     /// CLIP image tower: images [B,3,H,W] -> features [B,D].
     ClipImage,
     /// CLIP text tower: token ids [N,context] -> features [N,D].
     ClipText,
+}
+
+fn model_names() -> clap::builder::PossibleValuesParser {
+    let mut names = vec!["clip-image", "clip-text"];
+    names.extend(YoloConfig::NAMES);
+    clap::builder::PossibleValuesParser::new(names)
+}
+
+/// Runs a YOLOv9 on `input` and compares its decoded output with `expect`.
+fn verify_yolo(
+    cfg: YoloConfig,
+    weights: &Path,
+    input: &Path,
+    expect: &Path,
+    tol: f64,
+) -> anyhow::Result<bool> {
+    let device = Device::flex();
+    let model = cfg.init(&device)?;
+    let is_onnx = weights
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let model = load_yolov9(if is_onnx { model.fuse() } else { model }, weights)?;
+    let x = read(input)?;
+    let dims: [usize; 4] = x.shape.clone().try_into().map_err(|_| {
+        anyhow::anyhow!(
+            "{}: images must be [B, 3, H, W]; found shape {:?}",
+            input.display(),
+            x.shape
+        )
+    })?;
+    YoloV9::check_input(dims).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let out = model.predict(Tensor::<4>::from_data(
+        TensorData::new(x.to_f32(), x.shape.clone()),
+        &device,
+    ));
+    let y = read(expect)?;
+    if y.shape != out.dims() {
+        bail!(
+            "{}: expected output has shape {:?}, the model gives {:?} ([B, 4 + nc, anchors])",
+            expect.display(),
+            y.shape,
+            out.dims()
+        );
+    }
+    let got = out.into_data().convert::<f32>();
+    let got = got.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (abs, rel, scale) = compare(got, &y.to_f32());
+    let ok = abs <= tol * scale.max(1.0);
+    println!(
+        "{}: max abs diff {abs:.3e}, max rel diff {rel:.3e} (output scale {scale:.3e}, tol {tol:e}): {}",
+        cfg.name(),
+        if ok { "OK" } else { "ABOVE TOLERANCE" }
+    );
+    Ok(ok)
+}
+
+fn inspect(file: &Path) -> anyhow::Result<bool> {
+    let tensors = list_tensors(file)?;
+    let width = tensors.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let mut values = 0usize;
+    for t in &tensors {
+        values += t.shape.iter().product::<usize>();
+        println!("{:width$}  {:8} {:?}", t.name, t.dtype, t.shape);
+    }
+    println!("{}: {} tensors, {values} values", file.display(), tensors.len());
+    Ok(true)
 }
 
 fn clip_config(arch: &Arch) -> anyhow::Result<ClipConfig> {
@@ -219,13 +305,20 @@ fn main() -> ExitCode {
             input2,
             expect,
             tol,
+            nc,
         } => (|| {
             if let Some(p) = input2 {
-                bail!("--input2 {}: the CLIP towers take one input", p.display());
+                bail!("--input2 {}: the model takes one input", p.display());
             }
+            let kind = match model.as_str() {
+                "clip-image" => ModelKind::ClipImage,
+                "clip-text" => ModelKind::ClipText,
+                yolo => return verify_yolo(YoloConfig::from_name(yolo, nc)?, &weights, &input, &expect, tol),
+            };
             let cfg = clip_config(&arch)?;
-            verify(model, cfg, &weights, &input, &expect, tol)
+            verify(kind, cfg, &weights, &input, &expect, tol)
         })(),
+        Command::Inspect { file } => inspect(&file),
         Command::ExportOpenClip {
             arch,
             weights,
