@@ -6,6 +6,7 @@
 
 pub mod captions;
 pub mod dassl;
+pub mod detection;
 pub mod error;
 pub mod fuzz;
 pub mod image;
