@@ -88,7 +88,10 @@ pub fn letterbox(img: &RgbImage, cfg: &LetterboxConfig) -> Letterboxed {
     if !cfg.scale_up {
         r = r.min(1.0);
     }
-    let (nw, nh) = (((w as f32 * r).round() as u32).max(1), ((h as f32 * r).round() as u32).max(1));
+    let (nw, nh) = (
+        ((w as f32 * r).round() as u32).max(1),
+        ((h as f32 * r).round() as u32).max(1),
+    );
     let (mut dw, mut dh) = (cfg.size.saturating_sub(nw), cfg.size.saturating_sub(nh));
     if cfg.minimal {
         dw %= cfg.stride;
@@ -162,7 +165,10 @@ mod tests {
             ..LetterboxConfig::default()
         };
         let lb = letterbox(&RgbImage::new(100, 60), &cfg);
-        assert_eq!((lb.image.dimensions(), lb.gain, lb.pad), ((640, 640), 1.0, (270.0, 290.0)));
+        assert_eq!(
+            (lb.image.dimensions(), lb.gain, lb.pad),
+            ((640, 640), 1.0, (270.0, 290.0))
+        );
     }
 
     #[test]

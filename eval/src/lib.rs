@@ -12,7 +12,9 @@ pub mod evonorm;
 pub mod image_cls;
 pub mod metrics;
 pub mod mlp;
+pub mod plot;
 pub mod ponita;
 pub mod promptsrc;
+pub mod yolov9;
 
 pub use device::{parse_device, parse_devices};

@@ -18,7 +18,7 @@ pub mod evonorm;
 pub mod mlp;
 pub mod optim;
 pub mod params;
-pub mod plot;
+pub use zoo_eval::plot;
 pub mod ponita;
 pub mod promptsrc;
 pub mod report;

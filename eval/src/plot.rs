@@ -95,3 +95,45 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, series: &[Series]) -> 
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
+
+/// A box to draw: corners in pixels, its label, and a class index choosing the colour.
+pub struct LabelledBox {
+    /// x1, y1, x2, y2.
+    pub bbox: [f32; 4],
+    /// Text drawn above the box.
+    pub label: String,
+    /// Colour index (the class).
+    pub class: usize,
+}
+
+/// Draws `boxes` onto an RGB image in place: a 2-pixel outline per box and its label on a
+/// filled strip above it (inside the image).
+pub fn draw_boxes(img: &mut image::RgbImage, boxes: &[LabelledBox]) -> Result<(), String> {
+    register_font();
+    let (w, h) = img.dimensions();
+    let root = BitMapBackend::with_buffer(img.as_mut(), (w, h)).into_drawing_area();
+    let err = |e: &dyn std::fmt::Display| format!("drawing boxes: {e}");
+    let size = (h.min(w) / 40).clamp(11, 24) as i32;
+    for b in boxes {
+        let color = COLORS[b.class % COLORS.len()];
+        let [x1, y1, x2, y2] = b.bbox.map(|v| v.round() as i32);
+        root.draw(&Rectangle::new([(x1, y1), (x2, y2)], color.stroke_width(2)))
+            .map_err(|e| err(&e))?;
+        let style = TextStyle::from(("sans-serif", size).into_font()).color(&WHITE);
+        let (tw, th) = root.estimate_text_size(&b.label, &style).map_err(|e| err(&e))?;
+        let top = if y1 - th as i32 - 2 >= 0 {
+            y1 - th as i32 - 2
+        } else {
+            y1
+        };
+        root.draw(&Rectangle::new(
+            [(x1, top), (x1 + tw as i32 + 4, top + th as i32 + 2)],
+            color.filled(),
+        ))
+        .map_err(|e| err(&e))?;
+        root.draw(&Text::new(b.label.clone(), (x1 + 2, top + 1), style))
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! YOLOv9 inference: `eval-yolov9 predict` letterboxes images, runs a GELAN / YOLOv9 model and
+//! writes COCO-style JSON detections and annotated PNGs.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zoo_datasets::detection::LetterboxConfig;
+use zoo_eval::cli::{parse_args, run};
+use zoo_eval::yolov9::{annotate, class_names, collect_images, detect_file, load_for_inference, records};
+use zoo_yolov9::{NmsConfig, YoloConfig};
+
+/// YOLOv9 (Wang et al., 2024) in burnzoo: detection with the authors' GELAN / YOLOv9 models and
+/// ultralytics' YOLOv9 weights.
+///
+/// Examples:
+///   eval-yolov9 predict --model gelan-c --weights gelan-c.safetensors photos/ --out detections/
+///   eval-yolov9 predict --model ultralytics-yolov9t --weights yolov9t.onnx bus.jpg --conf 0.4
+///   eval-yolov9 predict --model yolov9-s --nc 3 --names names.txt --weights best.safetensors img.png
+///
+/// Weights: a state dict in the reference's naming (.safetensors; convert a .pt with
+/// weights/reference/yolov9_to_safetensors.py, offline), a zoo .bpk, or an ultralytics ONNX export.
+/// yolov9-* weights (with the PGI branch) run as their GELAN main branch.
+#[derive(Parser, Debug)]
+#[command(version, verbatim_doc_comment)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Detect objects in images: writes <out>/detections.json (one record per detection: image_id,
+    /// file_name, category_id, category, bbox [x, y, w, h] in image pixels, score) and
+    /// <out>/<image stem>.png with the boxes drawn; prints a line per image.
+    Predict(PredictArgs),
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// Image files (.jpg, .png) or folders of them.
+    #[arg(required = true, value_name = "IMAGE|DIR")]
+    inputs: Vec<PathBuf>,
+    /// Model: gelan-{t,s,m,c,e}, yolov9-{t,s,m,c,e}, ultralytics-yolov9{t,s,m,c,e}.
+    #[arg(long, default_value = "gelan-c", value_parser = clap::builder::PossibleValuesParser::new(YoloConfig::NAMES))]
+    model: String,
+    /// Weight file (.safetensors, .pt state dict, .bpk, .onnx).
+    #[arg(long, value_name = "FILE")]
+    weights: PathBuf,
+    /// Number of classes of the weights.
+    #[arg(long, default_value_t = 80)]
+    nc: usize,
+    /// Class names, one per line (default: COCO's for 80 classes, class0, class1, ... otherwise).
+    #[arg(long, value_name = "FILE")]
+    names: Option<PathBuf>,
+    /// Letterbox size (longer side), a multiple of 32.
+    #[arg(long, default_value_t = 640)]
+    imgsz: u32,
+    /// Pad to --imgsz x --imgsz instead of to the next multiple of 32.
+    #[arg(long)]
+    square: bool,
+    /// Do not enlarge images smaller than --imgsz.
+    #[arg(long)]
+    no_upscale: bool,
+    /// Minimum class probability.
+    #[arg(long, default_value_t = 0.25)]
+    conf: f32,
+    /// NMS IoU threshold.
+    #[arg(long, default_value_t = 0.45)]
+    iou: f32,
+    /// Most detections per image.
+    #[arg(long, default_value_t = 1000)]
+    max_det: usize,
+    /// NMS across classes.
+    #[arg(long)]
+    agnostic: bool,
+    /// Every class above --conf per box instead of the best one.
+    #[arg(long)]
+    multi_label: bool,
+    /// Write COCO's 91-id category ids (for 80-class COCO models).
+    #[arg(long)]
+    coco91: bool,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "runs/yolov9-predict")]
+    out: PathBuf,
+    /// Do not write annotated PNGs.
+    #[arg(long)]
+    no_images: bool,
+    /// cpu, wgpu, wgpu:N, cuda, cuda:N (GPU backends need a binary built with them).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print a one-line JSON summary (images, detections, seconds) last on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn predict(a: &PredictArgs) -> anyhow::Result<()> {
+    if a.imgsz == 0 || !a.imgsz.is_multiple_of(32) {
+        bail!("--imgsz {} is not a positive multiple of 32", a.imgsz);
+    }
+    if a.coco91 && a.nc != 80 {
+        bail!("--coco91 maps COCO's 80 classes; this model has {}", a.nc);
+    }
+    let cfg = YoloConfig::from_name(&a.model, a.nc)?;
+    let names = class_names(a.names.as_deref(), a.nc)?;
+    let device = zoo_eval::parse_device(&a.device)?;
+    let images = collect_images(&a.inputs)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let model = load_for_inference(&cfg, &a.weights, &device)?;
+    let lb = LetterboxConfig {
+        size: a.imgsz,
+        minimal: !a.square,
+        scale_up: !a.no_upscale,
+        ..LetterboxConfig::default()
+    };
+    let nms = NmsConfig {
+        conf: a.conf,
+        iou: a.iou,
+        max_det: a.max_det,
+        multi_label: a.multi_label,
+        agnostic: a.agnostic,
+        ..NmsConfig::default()
+    };
+    let start = std::time::Instant::now();
+    let mut all = Vec::new();
+    for path in &images {
+        let (dets, mut img) = detect_file(&model, path, &lb, &nms, &device)?;
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for d in &dets {
+            *counts.entry(names[d.class].as_str()).or_default() += 1;
+        }
+        let summary: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
+        println!(
+            "{}: {} ({}x{})",
+            path.display(),
+            if summary.is_empty() {
+                "no detections".to_string()
+            } else {
+                summary.join(", ")
+            },
+            img.width(),
+            img.height()
+        );
+        if !a.no_images {
+            annotate(&mut img, &dets, &names)?;
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+            let png = a.out.join(format!("{stem}.png"));
+            let mut bytes = Vec::new();
+            img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+                .with_context(|| format!("encoding {}", png.display()))?;
+            zoo_weights::write_atomic(&png, &bytes).with_context(|| format!("writing {}", png.display()))?;
+        }
+        all.extend(records(path, &dets, &names, a.coco91));
+    }
+    let json_path = a.out.join("detections.json");
+    let text = serde_json::to_string_pretty(&all)?;
+    zoo_weights::write_atomic(&json_path, text.as_bytes())
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "eval-yolov9: {} images, {} detections in {secs:.1} s -> {}",
+        images.len(),
+        all.len(),
+        json_path.display()
+    );
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"images": images.len(), "detections": all.len(), "seconds": secs})
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = parse_args();
+    run(|| match &cli.command {
+        Command::Predict(a) => predict(a),
+    })
+}

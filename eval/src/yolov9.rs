@@ -1,0 +1,262 @@
+//! YOLOv9 inference for the `eval-yolov9` binary: weights into a deploy-ready model, images
+//! through the letterbox, detections back in image pixels, COCO-style JSON records and annotated
+//! PNGs.
+
+use anyhow::{Context, bail};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use zoo_datasets::detection::{LetterboxConfig, letterbox};
+use zoo_yolov9::{Detection, NmsConfig, YoloConfig, YoloV9, non_max_suppression};
+
+/// The 80 COCO class names in the order of the reference's `data/coco.yaml`.
+pub const COCO_NAMES: [&str; 80] = [
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
+];
+
+/// COCO's 91-id category of each of the 80 classes (the reference's `coco80_to_coco91_class`).
+pub const COCO80_TO_91: [u32; 80] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32,
+    33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
+    60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+];
+
+/// Class names: one per line of `path` (blank lines skipped); without a file, COCO's for 80
+/// classes and `class0`, `class1`, ... otherwise. The count must equal `nc`.
+pub fn class_names(path: Option<&Path>, nc: usize) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = match path {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading class names from {}", p.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        None if nc == 80 => COCO_NAMES.iter().map(|s| s.to_string()).collect(),
+        None => (0..nc).map(|i| format!("class{i}")).collect(),
+    };
+    if names.len() != nc {
+        bail!(
+            "{}: {} class names for a model with {nc} classes",
+            path.map(|p| p.display().to_string()).unwrap_or_default(),
+            names.len()
+        );
+    }
+    Ok(names)
+}
+
+/// The deploy form of a model from a weight file: an ONNX export loads into the fused model; a
+/// state dict (or `.bpk`) loads into the model it describes, whose PGI branch is then removed and
+/// whose BNs and RepConvN branches are fused.
+pub fn load_for_inference(cfg: &YoloConfig, weights: &Path, device: &Device) -> anyhow::Result<YoloV9> {
+    let model = cfg.init(device)?;
+    let onnx = weights
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let model = if onnx {
+        zoo_weights::yolov9::load_yolov9(model.fuse(), weights)?
+    } else {
+        zoo_weights::yolov9::load_yolov9(model, weights)?
+            .remove_pgi()
+            .fuse()
+    };
+    Ok(model)
+}
+
+/// Image files named directly, and the `.jpg`/`.jpeg`/`.png` files of named folders (sorted).
+pub fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("listing {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+                })
+                .collect();
+            if found.is_empty() {
+                bail!("{}: no .jpg, .jpeg or .png images in this folder", p.display());
+            }
+            found.sort();
+            out.extend(found);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or folder", p.display());
+        }
+    }
+    Ok(out)
+}
+
+/// One detection as a COCO-style result record (`bbox` = [x, y, width, height] in image pixels).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DetectionRecord {
+    /// The image's file stem as a number when it is one (COCO file names), else the stem.
+    pub image_id: serde_json::Value,
+    /// The image file.
+    pub file_name: String,
+    /// Class index, or COCO's 91-id category with `coco91`.
+    pub category_id: u32,
+    /// Class name.
+    pub category: String,
+    /// x, y, width, height (3 decimals).
+    pub bbox: [f64; 4],
+    /// Class probability (5 decimals).
+    pub score: f64,
+}
+
+/// The reference's `image_id` rule: the stem as an integer when it is numeric.
+pub fn image_id(path: &Path) -> serde_json::Value {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    stem.parse::<u64>()
+        .map(serde_json::Value::from)
+        .unwrap_or_else(|_| serde_json::Value::from(stem))
+}
+
+fn round(v: f32, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (f64::from(v) * k).round() / k
+}
+
+/// Detections of one image file, in its pixels, and the decoded image.
+pub fn detect_file(
+    model: &YoloV9,
+    path: &Path,
+    lb: &LetterboxConfig,
+    nms: &NmsConfig,
+    device: &Device,
+) -> anyhow::Result<(Vec<Detection>, image::RgbImage)> {
+    let img = zoo_datasets::image::decode_rgb(path)?;
+    let boxed = letterbox(&img, lb);
+    let (w, h) = boxed.image.dimensions();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(boxed.to_chw(), [1, 3, h as usize, w as usize]),
+        device,
+    );
+    let mut dets = non_max_suppression(model.predict(x), nms)
+        .pop()
+        .unwrap_or_default();
+    for d in &mut dets {
+        d.bbox = boxed.unletterbox(d.bbox);
+    }
+    Ok((dets, img))
+}
+
+/// Result records of one image's detections.
+pub fn records(path: &Path, dets: &[Detection], names: &[String], coco91: bool) -> Vec<DetectionRecord> {
+    dets.iter()
+        .map(|d| DetectionRecord {
+            image_id: image_id(path),
+            file_name: path.display().to_string(),
+            category_id: if coco91 {
+                COCO80_TO_91[d.class]
+            } else {
+                d.class as u32
+            },
+            category: names[d.class].clone(),
+            bbox: [
+                round(d.bbox[0], 3),
+                round(d.bbox[1], 3),
+                round(d.bbox[2] - d.bbox[0], 3),
+                round(d.bbox[3] - d.bbox[1], 3),
+            ],
+            score: round(d.score, 5),
+        })
+        .collect()
+}
+
+/// Draws `dets` with their names and scores onto `img`.
+pub fn annotate(img: &mut image::RgbImage, dets: &[Detection], names: &[String]) -> anyhow::Result<()> {
+    let boxes: Vec<crate::plot::LabelledBox> = dets
+        .iter()
+        .map(|d| crate::plot::LabelledBox {
+            bbox: d.bbox,
+            label: format!("{} {:.2}", names[d.class], d.score),
+            class: d.class,
+        })
+        .collect();
+    crate::plot::draw_boxes(img, &boxes).map_err(anyhow::Error::msg)
+}

@@ -1,0 +1,169 @@
+//! `eval-yolov9 predict` end to end: weights in the reference's naming, a folder and a file of
+//! images of different shapes, JSON records and annotated PNGs in image pixels, and clear errors.
+
+use burn::prelude::*;
+use std::path::Path;
+use std::process::Command;
+use zoo_weights::tensors::to_safetensors;
+use zoo_weights::yolov9::state_dict;
+use zoo_yolov9::YoloConfig;
+
+const BIN: &str = env!("CARGO_BIN_EXE_eval-yolov9");
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code(), text)
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn predict_writes_records_in_image_pixels_and_annotated_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = YoloConfig::from_name("gelan-t", 3)
+        .unwrap()
+        .init(&Device::flex())
+        .unwrap();
+    let weights = dir.path().join("gelan-t.safetensors");
+    std::fs::write(
+        &weights,
+        to_safetensors(&state_dict(&model).unwrap(), false).unwrap(),
+    )
+    .unwrap();
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "circle\nsquare\n\ntriangle\n").unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let sizes = [("wide.png", 400, 150), ("tall.png", 90, 333)];
+    for (name, w, h) in sizes {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        img.save(images.join(name)).unwrap();
+    }
+    let single = dir.path().join("0042.png");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([200, 30, 30]))
+        .save(&single)
+        .unwrap();
+    let out = dir.path().join("out");
+    let (code, text) = run(&[
+        "predict",
+        "--model",
+        "gelan-t",
+        "--nc",
+        "3",
+        "--names",
+        &s(&names),
+        "--weights",
+        &s(&weights),
+        "--imgsz",
+        "320",
+        "--conf",
+        "0.00001",
+        "--max-det",
+        "7",
+        "--out",
+        &s(&out),
+        &s(&images),
+        &s(&single),
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert_eq!(summary["images"], 3, "{text}");
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("detections.json")).unwrap()).unwrap();
+    assert_eq!(records.len() as u64, summary["detections"].as_u64().unwrap());
+    assert!(
+        !records.is_empty(),
+        "a random model above 1e-5 should detect something"
+    );
+    let dims = |file: &str| match Path::new(file).file_name().unwrap().to_str().unwrap() {
+        "wide.png" => (400.0, 150.0),
+        "tall.png" => (90.0, 333.0),
+        _ => (64.0, 64.0),
+    };
+    for r in &records {
+        let (w, h) = dims(r["file_name"].as_str().unwrap());
+        let b: Vec<f64> = r["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(
+            b[0] >= 0.0 && b[1] >= 0.0 && b[0] + b[2] <= w + 1e-3 && b[1] + b[3] <= h + 1e-3,
+            "{r}"
+        );
+        assert!(r["score"].as_f64().unwrap() >= 1e-5);
+        let c = r["category_id"].as_u64().unwrap() as usize;
+        assert_eq!(r["category"], ["circle", "square", "triangle"][c]);
+    }
+    // Numeric stems become numeric image ids (COCO file names); at most --max-det per image.
+    for r in records
+        .iter()
+        .filter(|r| r["file_name"].as_str().unwrap().ends_with("0042.png"))
+    {
+        assert_eq!(r["image_id"], 42);
+    }
+    for stem in ["wide", "tall", "0042"] {
+        let n = records
+            .iter()
+            .filter(|r| r["file_name"].as_str().unwrap().contains(stem))
+            .count();
+        assert!(n <= 7, "{stem}: {n} detections");
+        let png = image::open(out.join(format!("{stem}.png"))).unwrap();
+        let (w, h) = dims(&format!("{stem}.png"));
+        assert_eq!((f64::from(png.width()), f64::from(png.height())), (w, h));
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = YoloConfig::from_name("gelan-t", 3)
+        .unwrap()
+        .init(&Device::flex())
+        .unwrap();
+    let weights = dir.path().join("w.safetensors");
+    std::fs::write(
+        &weights,
+        to_safetensors(&state_dict(&model).unwrap(), false).unwrap(),
+    )
+    .unwrap();
+    let fake = dir.path().join("notes.png");
+    std::fs::write(&fake, "not an image").unwrap();
+    let out = dir.path().join("out");
+    let base = ["predict", "--model", "gelan-t", "--weights"];
+    let w = s(&weights);
+
+    let (code, text) = run(&[
+        &base[..],
+        &[w.as_str(), "--nc", "3", "--out", &s(&out), &s(&fake)],
+    ]
+    .concat());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("notes.png") && text.contains("decode"), "{text}");
+
+    let good = dir.path().join("a.png");
+    image::RgbImage::new(40, 30).save(&good).unwrap();
+    let (code, text) = run(&[&base[..], &[w.as_str(), "--out", &s(&out), &s(&good)]].concat());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("--nc 3"), "{text}");
+
+    let (code, text) = run(&[&base[..], &[w.as_str(), "--nc", "3", "--imgsz", "100", &s(&good)]].concat());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("multiple of 32"), "{text}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, text) = run(&[&base[..], &[w.as_str(), "--nc", "3", &s(&empty)]].concat());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no .jpg"), "{text}");
+}
