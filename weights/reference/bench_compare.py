@@ -1,9 +1,12 @@
-"""Runs burnzoo's `bench` binary and bench_torch.py on the same machine, one model after the other,
-and writes a Markdown table of ratios (ours / PyTorch, items per second; > 1 means burnzoo is
-faster) to BENCHMARKS.md.
+"""Runs burnzoo's `bench` binary and bench_torch.py on the same machine, one case after the other,
+and writes a Markdown table of ratios (ours / reference, items per second; > 1 means burnzoo is
+faster) into BENCHMARKS.md: only the section of the chosen group (between the markers
+`<!-- bench:GROUP -->` and `<!-- /bench:GROUP -->`, appended when missing), so that the other
+sections and their commentary stay.
 
     cargo build --release --bin bench
-    python weights/reference/bench_compare.py [--bench target/release/bench] [--out BENCHMARKS.md]
+    python weights/reference/bench_compare.py --group evonorm [--bench target/release/bench] [--out BENCHMARKS.md]
+    YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg unshare -n python weights/reference/bench_compare.py --group yolov9 --iters 5
 """
 import argparse
 import datetime
@@ -16,13 +19,20 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
-# (model, mode, batch, size)
-CASES = [
-    ("evonorm-s0", "infer", 32, 56),
-    ("evonorm-s0", "train", 32, 56),
-    ("evonorm-b0", "infer", 32, 56),
-    ("evonorm-b0", "train", 32, 56),
-]
+# group -> [(our model, reference model, onnxruntime model or None, mode, batch, size)]
+CASES = {
+    "evonorm": [
+        ("evonorm-s0", "evonorm-s0", None, "infer", 32, 56),
+        ("evonorm-s0", "evonorm-s0", None, "train", 32, 56),
+        ("evonorm-b0", "evonorm-b0", None, "infer", 32, 56),
+        ("evonorm-b0", "evonorm-b0", None, "train", 32, 56),
+    ],
+    # Fused (deploy) GELAN-T and GELAN-S with ultralytics' head, the same graph on both sides.
+    "yolov9": [
+        (f"ultralytics-yolov9{s}-fused", f"ultralytics-yolov9{s}-fused", f"ultralytics-yolov9{s}-onnx", "infer", b, 640)
+        for s in "ts" for b in (1, 8)
+    ],
+}
 
 
 def run(cmd):
@@ -46,35 +56,52 @@ def main():
     p.add_argument("--bench", default=os.environ.get("BENCH", os.path.join(ROOT, "target", "release", "bench")))
     p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--group", choices=sorted(CASES), required=True)
     a = p.parse_args()
     rows = []
-    for model, mode, batch, size in CASES:
-        args = ["--model", model, "--mode", mode, "--batch", str(batch), "--size", str(size),
-                "--iters", str(a.iters), "--json"]
-        ours = run([a.bench] + args)
-        theirs = run([sys.executable, os.path.join(HERE, "bench_torch.py")] + args)
-        rows.append((model, mode, batch, size, ours, theirs))
-        print(f"{model} {mode}: {ours['items_per_second']:.1f} vs {theirs['items_per_second']:.1f} items/s", file=sys.stderr)
+    for ours_name, ref_name, ort_name, mode, batch, size in CASES[a.group]:
+        common = ["--mode", mode, "--batch", str(batch), "--size", str(size), "--iters", str(a.iters),
+                  "--warmup", str(a.warmup), "--json"]
+        ours = run([a.bench, "--model", ours_name] + common)
+        torch_script = [sys.executable, os.path.join(HERE, "bench_torch.py")]
+        theirs = run(torch_script + ["--model", ref_name] + common)
+        ort = run(torch_script + ["--model", ort_name] + common) if ort_name else None
+        rows.append((ours_name, mode, batch, size, ours, theirs, ort))
+        print(f"{ours_name} {mode} {batch}: {ours['items_per_second']:.2f} vs {theirs['items_per_second']:.2f} items/s",
+              file=sys.stderr)
     torch_version = rows[0][5].get("torch", "?") if rows else "?"
+    with_ort = any(r[6] for r in rows)
+    ms = lambda r: f"{r['median_ms']:.2f} ({r['p10_ms']:.2f}-{r['p90_ms']:.2f})"
     lines = [
-        "# Benchmarks",
-        "",
-        f"Measured {datetime.date.today().isoformat()} by `weights/reference/bench_compare.py` on "
+        f"<!-- bench:{a.group} -->",
+        f"Measured {datetime.date.today().isoformat()} by `weights/reference/bench_compare.py --group {a.group}` on "
         f"{cpu_name()}, {os.cpu_count()} logical cores; burnzoo CPU backend (flex) against PyTorch "
-        f"{torch_version} CPU, both with all cores, in the same run. Ratio = burnzoo items/s over "
-        "PyTorch items/s (above 1: burnzoo faster). Median of the iterations after warm-up.",
+        f"{torch_version} CPU" + (" and onnxruntime CPU" if with_ort else "") + ", all with all cores, in the "
+        "same run. Ratio = burnzoo items/s over the reference's (above 1: burnzoo faster). Median of "
+        f"{a.iters} iterations after {a.warmup} warm-up.",
         "",
-        "| model | mode | batch | size | burnzoo ms (p10-p90) | PyTorch ms (p10-p90) | ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| model | mode | batch | size | burnzoo ms (p10-p90) | PyTorch ms (p10-p90) | ratio |"
+        + (" onnxruntime ms (p10-p90) | ratio |" if with_ort else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|" if with_ort else ""),
     ]
-    for model, mode, batch, size, o, t in rows:
-        lines.append(
-            f"| {model} | {mode} | {batch} | {size} | {o['median_ms']:.2f} ({o['p10_ms']:.2f}-{o['p90_ms']:.2f}) "
-            f"| {t['median_ms']:.2f} ({t['p10_ms']:.2f}-{t['p90_ms']:.2f}) "
-            f"| {o['items_per_second'] / t['items_per_second']:.2f} |")
+    for model, mode, batch, size, o, t, r in rows:
+        line = (f"| {model} | {mode} | {batch} | {size} | {ms(o)} | {ms(t)} "
+                f"| {o['items_per_second'] / t['items_per_second']:.2f} |")
+        if with_ort:
+            line += f" {ms(r)} | {o['items_per_second'] / r['items_per_second']:.2f} |" if r else " - | - |"
+        lines.append(line)
+    lines.append(f"<!-- /bench:{a.group} -->")
+    section = "\n".join(lines)
+    text = open(a.out).read() if os.path.exists(a.out) else "# Benchmarks\n"
+    start, end = f"<!-- bench:{a.group} -->", f"<!-- /bench:{a.group} -->"
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
     with open(a.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {a.out}", file=sys.stderr)
+        f.write(text)
+    print(f"wrote the {a.group} section of {a.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

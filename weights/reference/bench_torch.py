@@ -4,7 +4,11 @@
 
 prints one JSON object (model, mode, batch, size, device, iterations, median_ms, p10_ms, p90_ms,
 items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
-[batch, 64, size, size]); ponita (batch systems of size particles, see `ponita`). Threads: torch's default (all cores), like burn's CPU backend.
+[batch, 64, size, size]); ponita (batch systems of size particles, see `ponita`);
+ultralytics-yolov9{t,s,m,c,e}[-fused] (ultralytics' model, random weights, 80 classes, `batch`
+images of size x size, forward + decode; -fused after `model.fuse()`) and
+ultralytics-yolov9{t,s,m,c,e}-onnx (the fused model exported to ONNX, run by onnxruntime; run it
+offline: YOLO_OFFLINE=1, see yolov9_fixture.py). Threads: torch's default (all cores), like burn's CPU backend.
 """
 import argparse
 import json
@@ -69,6 +73,42 @@ def ponita(mode, batch, size):
     return step
 
 
+def yolov9(name, mode, batch, size):
+    """ultralytics' YOLOv9 (eval mode, decoded output) in PyTorch or, for `-onnx`, onnxruntime."""
+    if mode != "infer":
+        raise SystemExit("YOLOv9 is timed in infer mode only")
+    from ultralytics.nn.tasks import DetectionModel
+
+    base = name.removeprefix("ultralytics-").removesuffix("-fused").removesuffix("-onnx")
+    torch.manual_seed(0)
+    model = DetectionModel(f"{base}.yaml", nc=80, verbose=False).eval()
+    x = torch.rand(batch, 3, size, size)
+    if name.endswith("-fused") or name.endswith("-onnx"):
+        model = model.fuse(verbose=False)
+    if name.endswith("-onnx"):
+        import os
+        import tempfile
+
+        import onnxruntime as ort
+
+        path = os.path.join(tempfile.mkdtemp(), f"{base}.onnx")
+        for m in model.modules():  # ultralytics' export mode: the decoded output only
+            if hasattr(m, "export"):
+                m.export = True
+        torch.onnx.export(model, x, path, opset_version=17, dynamo=False, input_names=["images"])
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feed = {"images": x.numpy()}
+
+        def step():
+            sess.run(None, feed)
+        return step
+
+    def step():
+        with torch.no_grad():
+            model(x)
+    return step
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True)
@@ -86,6 +126,8 @@ def main():
         step = evonorm(a.model[len("evonorm-"):], a.mode, a.batch, a.size)
     elif a.model == "ponita":
         step = ponita(a.mode, a.batch, a.size)
+    elif a.model.startswith("ultralytics-yolov9"):
+        step = yolov9(a.model, a.mode, a.batch, a.size)
     else:
         raise SystemExit(f"unknown model {a.model}")
     for _ in range(a.warmup):

@@ -20,7 +20,9 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 /// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
 /// `batch` 224x224 images, or `batch` texts of 77 tokens); promptsrc-tiny and promptsrc-vit-b16
 /// (PromptSRC on a random tiny CLIP with J = 2, or on ViT-B/16 with J = 9: `batch` images and
-/// `size` classes; train = the four losses, backward; infer = class features and scores).
+/// `size` classes; train = the four losses, backward; infer = class features and scores);
+/// gelan-*, yolov9-*, ultralytics-yolov9* (80 classes, random weights; `-fused` for the deploy
+/// form; infer = forward and decode of `batch` size x size images, NMS excluded).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -66,11 +68,17 @@ fn main() -> ExitCode {
             bench_clip(cli.model == "clip-image", &cli, &device)?
         } else if cli.model == "promptsrc-tiny" || cli.model == "promptsrc-vit-b16" {
             bench_promptsrc(cli.model == "promptsrc-tiny", &cli, &device, train)?
+        } else if let Ok(cfg) = zoo_yolov9::YoloConfig::from_name(cli.model.trim_end_matches("-fused"), 80) {
+            anyhow::ensure!(
+                !train,
+                "YOLOv9 is timed in infer mode only (its training loss is not built yet)"
+            );
+            bench_yolov9(cfg, cli.model.ends_with("-fused"), &cli, &device)?
         } else if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
                 cli.model
             );
         };
@@ -240,4 +248,20 @@ fn bench_promptsrc(tiny: bool, cli: &Cli, device: &Device, train: bool) -> anyho
             let _ = model.scores(x.clone(), &classes).into_data();
         })
     })
+}
+
+fn bench_yolov9(
+    cfg: zoo_yolov9::YoloConfig,
+    fused: bool,
+    cli: &Cli,
+    device: &Device,
+) -> anyhow::Result<Vec<f64>> {
+    device.seed(0);
+    let model = cfg.init(device)?;
+    let model = if fused { model.fuse() } else { model };
+    zoo_yolov9::YoloV9::check_input([cli.batch, 3, cli.size, cli.size]).map_err(anyhow::Error::msg)?;
+    let x = Tensor::<4>::random([cli.batch, 3, cli.size, cli.size], Distribution::Default, device);
+    Ok(time_iterations(cli.warmup, cli.iters, || {
+        let _ = model.predict(x.clone()).into_data();
+    }))
 }
