@@ -1,6 +1,8 @@
 //! The one metrics module of burnzoo. Metrics accumulate over batches on the host (they are cheap
 //! next to the forward pass) and are exact: counts are integers, sums are `f64`.
 
+pub mod coco;
+
 use burn::tensor::{Int, Tensor};
 
 /// A metric update that does not fit the metric.
