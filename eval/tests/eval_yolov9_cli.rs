@@ -167,3 +167,54 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("no .jpg"), "{text}");
 }
+
+/// `eval-yolov9 coco` on a fixture case prints pycocotools' numbers; a detections file naming an
+/// unknown image and a malformed ground truth are errors naming the file.
+#[test]
+fn coco_subcommand_prints_the_12_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/fixtures/coco_eval_cases.json");
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let case = cases.iter().find(|c| c["name"] == "mixed").unwrap();
+    let (gt, dt) = (dir.path().join("gt.json"), dir.path().join("dt.json"));
+    std::fs::write(&gt, case["gt"].to_string()).unwrap();
+    std::fs::write(&dt, case["dt"].to_string()).unwrap();
+    let (code, text) = run(&["coco", "--gt", &s(&gt), "--detections", &s(&dt), "--json"]);
+    assert_eq!(code, Some(0), "{text}");
+    let stats: serde_json::Value =
+        serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
+    let want = case["stats"].as_array().unwrap();
+    for (name, w) in [
+        "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+    ]
+    .iter()
+    .zip(want)
+    {
+        assert!(
+            (stats[name].as_f64().unwrap() - w.as_f64().unwrap()).abs() < 1e-9,
+            "{name}: {text}"
+        );
+    }
+    assert!(text.contains("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"));
+
+    std::fs::write(
+        &dt,
+        r#"[{"image_id": 99, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.3}]"#,
+    )
+    .unwrap();
+    let (code, text) = run(&["coco", "--gt", &s(&gt), "--detections", &s(&dt)]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("dt.json") && text.contains("99"), "{text}");
+    std::fs::write(
+        &gt,
+        r#"{"images": [], "annotations": [{"id": 1}], "categories": []}"#,
+    )
+    .unwrap();
+    let (code, text) = run(&["coco", "--gt", &s(&gt), "--detections", &s(&dt)]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("gt.json") && text.contains("annotations[0]"),
+        "{text}"
+    );
+}

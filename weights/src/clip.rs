@@ -10,7 +10,6 @@
 use crate::import::{ImportError, KeyMap, load_safetensors_bytes};
 use crate::tensors::read_err;
 pub use crate::tensors::{NamedTensor, f32_to_f16, read_pytorch, read_safetensors, to_safetensors};
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use std::path::Path;
 use zoo_clip::{Clip, ClipConfig};
 
@@ -209,15 +208,7 @@ pub fn load_clip(model: Clip, path: &Path) -> Result<Clip, ImportError> {
 /// `open_clip.model.CLIP(**config).load_state_dict`.
 pub fn to_open_clip(model: &Clip) -> Result<Vec<NamedTensor>, ImportError> {
     let origin = Path::new("<model>");
-    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
-    model
-        .save_into(&mut store)
-        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
-    let mut tensors = read_safetensors(&bytes, origin)?;
-    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let tensors = crate::tensors::module_tensors(model)?;
     let mut out: Vec<NamedTensor> = Vec::with_capacity(tensors.len());
     let mut pending: std::collections::BTreeMap<String, [Option<NamedTensor>; 3]> = Default::default();
     for t in tensors {

@@ -2,6 +2,8 @@
 //! writing them back as safetensors.
 
 use crate::import::{ImportError, decode_floats};
+use burn::module::Module;
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::path::Path;
 
@@ -144,4 +146,20 @@ pub fn f32_to_f16(x: f32) -> u16 {
         v += 1; // may carry into the exponent, which is the correct rounding
     }
     sign | v as u16
+}
+
+/// The tensors of `module` under PyTorch's conventions (Linear weights transposed, norm
+/// `gamma`/`beta` as `weight`/`bias`; Burn's module paths otherwise), sorted by name.
+pub fn module_tensors<M: Module>(module: &M) -> Result<Vec<NamedTensor>, ImportError> {
+    let origin = Path::new("<model>");
+    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    module
+        .save_into(&mut store)
+        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
+    let mut tensors = read_safetensors(&bytes, origin)?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tensors)
 }

@@ -9,7 +9,6 @@
 
 use crate::import::{ImportError, KeyMap, load_safetensors_bytes};
 use crate::tensors::{NamedTensor, read_err, read_pytorch, read_safetensors, to_safetensors};
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use std::path::Path;
 use zoo_yolov9::YoloV9;
 
@@ -121,17 +120,9 @@ pub fn load_yolov9(model: YoloV9, path: &Path) -> Result<YoloV9, ImportError> {
 /// The state dict of `model` in the reference's naming (BN `weight`/`bias`, no enum variants),
 /// without the DFL kernels and step counters.
 pub fn state_dict(model: &YoloV9) -> Result<Vec<NamedTensor>, ImportError> {
-    let origin = Path::new("<model>");
-    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
-    model
-        .save_into(&mut store)
-        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| read_err(origin, format!("collecting tensors: {e}")))?;
     let variants = regex::Regex::new(r"\.(Conv|AConv|ADown|Elan1|RepElan|Sppelan|CbLinear|Head|Csp|Out)\.")
         .expect("valid regex");
-    let mut tensors = read_safetensors(&bytes, origin)?;
+    let mut tensors = crate::tensors::module_tensors(model)?;
     for t in &mut tensors {
         // Twice: adjacent variant names share a dot.
         t.name = variants.replace_all(&t.name, ".").into_owned();

@@ -186,6 +186,48 @@ fn verify_and_inspect_cli() {
         "{text}"
     );
     assert!(text.contains(&format!("{} tensors", tensors.len())), "{text}");
+    // PGI removal: the gelan-t file reproduces the reference's main output.
+    let gelan = dir.path().join("gelan-t.safetensors");
+    let (code, text) = run(&[
+        "remove-pgi",
+        "--model",
+        "yolov9-t",
+        "--nc",
+        "3",
+        "--weights",
+        &s(&weights),
+        "--out",
+        &s(&gelan),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&[
+        "verify",
+        "--model",
+        "gelan-t",
+        "--nc",
+        "3",
+        "--weights",
+        &s(&gelan),
+        "--input",
+        &s(&x),
+        "--expect",
+        &s(&good),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&[
+        "remove-pgi",
+        "--model",
+        "gelan-t",
+        "--nc",
+        "3",
+        "--weights",
+        &s(&gelan),
+        "--out",
+        &s(&gelan),
+    ]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no PGI branch"), "{text}");
+
     let (code, text) = run(&["inspect", &s(&x)]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("unknown weight format"), "{text}");

@@ -17,6 +17,8 @@ use zoo_yolov9::{NmsConfig, YoloConfig};
 ///   eval-yolov9 predict --model gelan-c --weights gelan-c.safetensors photos/ --out detections/
 ///   eval-yolov9 predict --model ultralytics-yolov9t --weights yolov9t.onnx bus.jpg --conf 0.4
 ///   eval-yolov9 predict --model yolov9-s --nc 3 --names names.txt --weights best.safetensors img.png
+///   eval-yolov9 coco --gt instances_val2017.json --detections detections.json
+///   eval-yolov9 summary gelan-s gelan-c
 ///
 /// Weights: a state dict in the reference's naming (.safetensors; convert a .pt with
 /// weights/reference/yolov9_to_safetensors.py, offline), a zoo .bpk, or an ultralytics ONNX export.
@@ -34,6 +36,99 @@ enum Command {
     /// file_name, category_id, category, bbox [x, y, w, h] in image pixels, score) and
     /// <out>/<image stem>.png with the boxes drawn; prints a line per image.
     Predict(PredictArgs),
+    /// COCO bbox evaluation of a results file against a ground-truth file, the same 12 numbers as
+    /// pycocotools' COCOeval (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl),
+    /// then AP per category.
+    Coco {
+        /// Ground truth: a COCO instances JSON (`instances_val2017.json`).
+        #[arg(long, value_name = "GT.json")]
+        gt: PathBuf,
+        /// Detections: a COCO results JSON list (image_id, category_id, bbox [x, y, w, h], score),
+        /// e.g. `predict --coco91`'s detections.json.
+        #[arg(long, value_name = "DT.json")]
+        detections: PathBuf,
+        /// Print the 12 numbers as one JSON object last on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print parameter counts and GFLOPs (2 x convolution multiply-accumulates) of models,
+    /// unfused and fused, as a Markdown table.
+    Summary {
+        /// Models (default: all fifteen).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(YoloConfig::NAMES))]
+        models: Vec<String>,
+        /// Number of classes.
+        #[arg(long, default_value_t = 80)]
+        nc: usize,
+        /// Square input size for the FLOPs, a multiple of 32.
+        #[arg(long, default_value_t = 640)]
+        imgsz: usize,
+    },
+}
+
+fn coco(gt: &std::path::Path, detections: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    use zoo_eval::metrics::coco::{GroundTruth, STAT_NAMES, evaluate, read_results};
+    let truth = GroundTruth::read(gt)?;
+    let results = read_results(detections)?;
+    let e = evaluate(&truth, &results, &detections.display().to_string())?;
+    let rows = [
+        "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]",
+        "Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ]",
+        "Average Precision  (AP) @[ IoU=0.75      | area=   all | maxDets=100 ]",
+        "Average Precision  (AP) @[ IoU=0.50:0.95 | area= small | maxDets=100 ]",
+        "Average Precision  (AP) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ]",
+        "Average Precision  (AP) @[ IoU=0.50:0.95 | area= large | maxDets=100 ]",
+        "Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=  1 ]",
+        "Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets= 10 ]",
+        "Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]",
+        "Average Recall     (AR) @[ IoU=0.50:0.95 | area= small | maxDets=100 ]",
+        "Average Recall     (AR) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ]",
+        "Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ]",
+    ];
+    for (row, v) in rows.iter().zip(e.stats) {
+        println!(" {row} = {v:.3}");
+    }
+    let names: std::collections::HashMap<String, String> = truth
+        .categories
+        .iter()
+        .map(|c| (c.id.to_string(), c.name.clone()))
+        .collect();
+    println!("AP per category (IoU 0.50:0.95):");
+    for (id, ap) in &e.per_category {
+        let name = names.get(&id.to_string()).map(String::as_str).unwrap_or("");
+        println!("  {id:>4} {name:<20} {ap:.3}");
+    }
+    if json {
+        let obj: serde_json::Map<String, serde_json::Value> = STAT_NAMES
+            .iter()
+            .zip(e.stats)
+            .map(|(n, v)| (n.to_string(), v.into()))
+            .collect();
+        println!("{}", serde_json::Value::Object(obj));
+    }
+    Ok(())
+}
+
+fn summary(models: &[String], nc: usize, imgsz: usize) -> anyhow::Result<()> {
+    if imgsz == 0 || !imgsz.is_multiple_of(32) {
+        bail!("--imgsz {imgsz} is not a positive multiple of 32");
+    }
+    let names: Vec<String> = if models.is_empty() {
+        YoloConfig::NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        models.to_vec()
+    };
+    let device = burn::tensor::Device::flex();
+    println!("| model ({nc} classes, {imgsz}x{imgsz}) | params | GFLOPs | fused params | fused GFLOPs |");
+    println!("|---|---|---|---|---|");
+    for name in names {
+        let model = YoloConfig::from_name(&name, nc)?.init(&device)?;
+        let (p, g) = (model.num_parameters(), model.flops([imgsz, imgsz]) as f64 / 1e9);
+        let fused = model.fuse();
+        let (fp, fg) = (fused.num_parameters(), fused.flops([imgsz, imgsz]) as f64 / 1e9);
+        println!("| {name} | {p} | {g:.2} | {fp} | {fg:.2} |");
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -176,5 +271,7 @@ fn main() -> ExitCode {
     let cli: Cli = parse_args();
     run(|| match &cli.command {
         Command::Predict(a) => predict(a),
+        Command::Summary { models, nc, imgsz } => summary(models, *nc, *imgsz),
+        Command::Coco { gt, detections, json } => coco(gt, detections, *json),
     })
 }

@@ -77,6 +77,26 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// PGI removal: load a yolov9-{t,s,m,c,e} state dict (with the auxiliary branch), write the
+    /// gelan-* state dict of its main branch in the reference's naming (the authors'
+    /// re-parameterisation; the gelan model's output equals the yolov9 model's main output).
+    RemovePgi {
+        /// yolov9-t, yolov9-s, yolov9-m, yolov9-c or yolov9-e.
+        #[arg(long)]
+        model: String,
+        /// Number of classes.
+        #[arg(long, default_value_t = 80)]
+        nc: usize,
+        /// The yolov9-* weights (.safetensors, .pt state dict or .bpk).
+        #[arg(long, value_name = "FILE")]
+        weights: PathBuf,
+        /// Output .safetensors (written atomically).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also fold BNs and RepConvN branches (a deploy file: load it into a fused model).
+        #[arg(long)]
+        fuse: bool,
+    },
     /// Write a CLIP's weights (zoo .bpk, or any format `verify` reads) as an open_clip state dict
     /// in safetensors: `open_clip.model.CLIP(**config).load_state_dict(load_file(OUT))`.
     ExportOpenClip {
@@ -319,6 +339,31 @@ fn main() -> ExitCode {
             verify(kind, cfg, &weights, &input, &expect, tol)
         })(),
         Command::Inspect { file } => inspect(&file),
+        Command::RemovePgi {
+            model,
+            nc,
+            weights,
+            out,
+            fuse,
+        } => (|| {
+            let cfg = YoloConfig::from_name(&model, nc)?;
+            if !cfg.pgi {
+                bail!("--model {model} has no PGI branch; give a yolov9-{{t,s,m,c,e}} model");
+            }
+            let dual = load_yolov9(cfg.init(&Device::flex())?, &weights)?;
+            let gelan = dual.remove_pgi();
+            let gelan = if fuse { gelan.fuse() } else { gelan };
+            let bytes = to_safetensors(&zoo_weights::yolov9::state_dict(&gelan)?, false)?;
+            zoo_weights::write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "zoo-weights: {model} {} -> {}{} {}",
+                weights.display(),
+                gelan.config().name(),
+                if fuse { " (fused)" } else { "" },
+                out.display()
+            );
+            Ok(true)
+        })(),
         Command::ExportOpenClip {
             arch,
             weights,
