@@ -231,3 +231,30 @@ fn promptsrc_losses_match() {
     let d = max_diff(on_cpu.total, l.total.to_device(&cpu));
     assert!(d < 1e-3, "PromptSRC loss differs by {d}");
 }
+
+#[test]
+fn yolov9_dual_and_fused_outputs_match() {
+    let cpu = Device::flex();
+    cpu.seed(8);
+    // yolov9-t with both heads (PGI), unfused (Burn's SiLU on wgpu, ours on the CPU) and fused.
+    // Everything on the CPU is computed before a copy moves: a module's clone shares its BN
+    // running statistics (RunningState), so moving the clone moves them for the original too.
+    let model = zoo_yolov9::YoloConfig::from_name("yolov9-t", 3)
+        .unwrap()
+        .init(&cpu)
+        .unwrap();
+    let x = Tensor::<4>::random([1, 3, 64, 96], Distribution::Default, &cpu);
+    let on_cpu = model.forward(x.clone());
+    let fused = model.clone().remove_pgi().fuse();
+    let want = fused.predict(x.clone());
+    let g = gpu();
+    let on_gpu = model.to_device(&g).forward(x.clone().to_device(&g));
+    let (main, aux) = (on_cpu.decode(), zoo_yolov9::decode(&on_cpu.aux.unwrap()));
+    let s = main.clone().abs().max().into_scalar::<f32>();
+    let d = max_diff(main, on_gpu.decode().to_device(&cpu));
+    assert!(d < 1e-4 * s, "main output differs by {d} (scale {s})");
+    let d = max_diff(aux, zoo_yolov9::decode(&on_gpu.aux.unwrap()).to_device(&cpu));
+    assert!(d < 1e-4 * s, "auxiliary output differs by {d}");
+    let d = max_diff(want, fused.to_device(&g).predict(x.to_device(&g)).to_device(&cpu));
+    assert!(d < 1e-4 * s, "fused GELAN output differs by {d}");
+}
