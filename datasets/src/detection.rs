@@ -1,7 +1,137 @@
-//! Detection inputs: the letterbox of YOLO models (aspect-preserving resize, grey padding to a
-//! stride multiple) and the mapping of boxes back to the original image.
+//! Detection inputs: YOLO label files, the letterbox of YOLO models (aspect-preserving resize,
+//! grey padding to a stride multiple) and the mapping of boxes back to the original image.
 
+use crate::error::{DataError, Result};
 use image::RgbImage;
+use std::path::{Path, PathBuf};
+
+/// One labelled object of a YOLO label file: class and normalised centre x, y, width, height.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YoloBox {
+    /// Class index.
+    pub class: usize,
+    /// Centre x, centre y, width, height, as fractions of the image size.
+    pub cxcywh: [f32; 4],
+}
+
+/// The label file of an image in the YOLO layout: the last `/images/` of the path becomes
+/// `/labels/` and the extension `.txt` (the reference's `img2label_paths`).
+pub fn label_path(image: &Path) -> PathBuf {
+    let text = image.to_string_lossy();
+    let sep = std::path::MAIN_SEPARATOR;
+    let (from, to) = (format!("{sep}images{sep}"), format!("{sep}labels{sep}"));
+    let swapped = match text.rfind(&from) {
+        Some(i) => format!("{}{to}{}", &text[..i], &text[i + from.len()..]),
+        None => text.into_owned(),
+    };
+    PathBuf::from(swapped).with_extension("txt")
+}
+
+/// Parses a YOLO label file's text (`path` names it in errors): one object per line, `class cx
+/// cy w h` normalised to [0, 1], or `class x1 y1 x2 y2 ...` polygons (more than six fields,
+/// reduced to their bounding box as the reference's `segments2boxes`). Blank lines are skipped;
+/// exact duplicate lines are dropped (returned count). Errors name the line and field: a wrong
+/// number of fields, a non-number, a class that is not an integer in 0..num_classes, a negative
+/// value or a coordinate above 1.
+pub fn parse_yolo_labels(
+    text: &str,
+    path: &Path,
+    num_classes: Option<usize>,
+) -> Result<(Vec<YoloBox>, usize)> {
+    let mut out: Vec<YoloBox> = Vec::new();
+    let mut duplicates = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let polygon = fields.len() > 6;
+        if fields.len() != 5 && !(polygon && fields.len() % 2 == 1) {
+            return Err(DataError::at_line(
+                path,
+                line_no,
+                None,
+                format!(
+                    "{} fields; a label is `class cx cy w h` (5 fields) or a polygon `class x1 y1 x2 y2 x3 y3 ...` (an odd count above 6)",
+                    fields.len()
+                ),
+            ));
+        }
+        let mut values = Vec::with_capacity(fields.len());
+        for (i, f) in fields.iter().enumerate() {
+            let name = match (i, polygon) {
+                (0, _) => "class".to_string(),
+                (i, false) => ["cx", "cy", "w", "h"][i - 1].to_string(),
+                (i, true) => format!("{}{}", if i % 2 == 1 { "x" } else { "y" }, i.div_ceil(2)),
+            };
+            let v: f32 = f.parse().ok().filter(|v: &f32| v.is_finite()).ok_or_else(|| {
+                DataError::at_line(path, line_no, Some(&name), format!("`{f}` is not a number"))
+            })?;
+            if v < 0.0 {
+                return Err(DataError::at_line(
+                    path,
+                    line_no,
+                    Some(&name),
+                    format!("{v} is negative"),
+                ));
+            }
+            if i > 0 && v > 1.0 {
+                return Err(DataError::at_line(
+                    path,
+                    line_no,
+                    Some(&name),
+                    format!("{v} is above 1: coordinates must be normalised to the image size"),
+                ));
+            }
+            values.push(v);
+        }
+        let class = values[0];
+        if class.fract() != 0.0 || num_classes.is_some_and(|nc| class as usize >= nc) {
+            return Err(DataError::at_line(
+                path,
+                line_no,
+                Some("class"),
+                match num_classes {
+                    Some(nc) => format!("class {class} is not one of 0..{nc}"),
+                    None => format!("class {class} is not an integer"),
+                },
+            ));
+        }
+        let cxcywh = if polygon {
+            let (xs, ys): (Vec<f32>, Vec<f32>) = values[1..].chunks(2).map(|p| (p[0], p[1])).unzip();
+            let fold = |v: &[f32]| {
+                v.iter()
+                    .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+            };
+            let ((x0, x1), (y0, y1)) = (fold(&xs), fold(&ys));
+            [(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0]
+        } else {
+            [values[1], values[2], values[3], values[4]]
+        };
+        let b = YoloBox {
+            class: class as usize,
+            cxcywh,
+        };
+        if out.contains(&b) {
+            duplicates += 1;
+        } else {
+            out.push(b);
+        }
+    }
+    Ok((out, duplicates))
+}
+
+/// Reads the labels of `image` ([`label_path`]); a missing label file means no objects (the
+/// reference's convention for background images), reported as `None`.
+pub fn read_yolo_labels(image: &Path, num_classes: Option<usize>) -> Result<Option<(Vec<YoloBox>, usize)>> {
+    let path = label_path(image);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_yolo_labels(&text, &path, num_classes).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DataError::io(&path, e)),
+    }
+}
 
 /// Grey level of the letterbox padding (the reference's 114).
 pub const PAD_VALUE: u8 = 114;
@@ -141,6 +271,52 @@ impl Letterboxed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yolo_labels_parse_with_clear_errors() {
+        let p = Path::new("labels/a.txt");
+        let text = "0 0.5 0.5 0.2 0.4\n\n2 0.1 0.2 0.3 0.2 0.2 0.6\n0 0.5 0.5 0.2 0.4\n";
+        let (boxes, dups) = parse_yolo_labels(text, p, Some(3)).unwrap();
+        assert_eq!(dups, 1);
+        assert_eq!(
+            boxes[0],
+            YoloBox {
+                class: 0,
+                cxcywh: [0.5, 0.5, 0.2, 0.4]
+            }
+        );
+        // The polygon (0.1, 0.2), (0.3, 0.2), (0.2, 0.6) spans x 0.1-0.3, y 0.2-0.6.
+        let [cx, cy, w, h] = boxes[1].cxcywh;
+        assert!(
+            (cx - 0.2).abs() < 1e-6
+                && (cy - 0.4).abs() < 1e-6
+                && (w - 0.2).abs() < 1e-6
+                && (h - 0.4).abs() < 1e-6
+        );
+        let err = |t: &str| parse_yolo_labels(t, p, Some(3)).unwrap_err().to_string();
+        assert!(err("0 0.5 0.5 0.2\n").contains("line 1") && err("0 0.5 0.5 0.2\n").contains("4 fields"));
+        assert!(err("1 0.5 0.5 0.2 0.1 0.3\n").contains("6 fields"));
+        let e = err("0 0.5 0.5 0.2 0.2\n1 0.5 x 0.2 0.2\n");
+        assert!(
+            e.contains("line 2") && e.contains("cy") && e.contains("`x` is not a number"),
+            "{e}"
+        );
+        assert!(err("3 0.5 0.5 0.2 0.2").contains("class 3 is not one of 0..3"));
+        assert!(err("1.5 0.5 0.5 0.2 0.2").contains("class"));
+        assert!(err("0 1.5 0.5 0.2 0.2").contains("above 1"));
+        assert!(err("0 0.5 -0.5 0.2 0.2").contains("negative"));
+        assert!(err("0 0.5 nan 0.2 0.2").contains("not a number"));
+    }
+
+    #[test]
+    fn label_paths_follow_the_images_labels_convention() {
+        let sep = std::path::MAIN_SEPARATOR;
+        let image = PathBuf::from(format!("data{sep}images{sep}train{sep}images{sep}x.jpg"));
+        assert_eq!(
+            label_path(&image),
+            PathBuf::from(format!("data{sep}images{sep}train{sep}labels{sep}x.txt"))
+        );
+    }
 
     #[test]
     fn letterbox_pads_to_the_stride_and_maps_boxes_back() {

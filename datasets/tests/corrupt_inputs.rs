@@ -39,3 +39,29 @@ fn corrupted_split_files_are_errors() {
         }
     });
 }
+
+#[test]
+fn corrupted_yolo_labels_are_errors_naming_the_file() {
+    use std::path::Path;
+    use zoo_datasets::detection::parse_yolo_labels;
+    let good = b"0 0.5 0.5 0.2 0.4\n2 0.1 0.2 0.3 0.2 0.2 0.6\n1 0.25 0.75 0.1 0.1\n";
+    let path = Path::new("labels/x.txt");
+    assert_eq!(
+        parse_yolo_labels(std::str::from_utf8(good).unwrap(), path, Some(3))
+            .unwrap()
+            .0
+            .len(),
+        3
+    );
+    mutations(good, 5000, 23, |b| {
+        let text = String::from_utf8_lossy(b);
+        match parse_yolo_labels(&text, path, Some(3)) {
+            Ok((boxes, _)) => assert!(
+                boxes
+                    .iter()
+                    .all(|b| b.class < 3 && b.cxcywh.iter().all(|v| (0.0..=1.0).contains(v)))
+            ),
+            Err(e) => assert!(e.to_string().contains("labels/x.txt, line"), "{e}"),
+        }
+    });
+}

@@ -66,3 +66,43 @@ fn no_detections_give_zero_and_unknown_images_are_errors() {
         "{err}"
     );
 }
+
+/// Corrupted ground-truth and result files (mutation fuzzing) parse to an error naming the file or
+/// evaluate; nothing panics.
+#[test]
+fn corrupted_coco_files_never_panic() {
+    use zoo_datasets::fuzz::mutations;
+    use zoo_eval::metrics::coco::read_results;
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/fixtures/coco_eval_cases.json");
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let case = cases.iter().find(|c| c["name"] == "crowd").unwrap();
+    let (gt_path, dt_path) = (dir.path().join("gt.json"), dir.path().join("dt.json"));
+    let gt_text = case["gt"].to_string();
+    let dt_text = case["dt"].to_string();
+    std::fs::write(&dt_path, &dt_text).unwrap();
+    mutations(gt_text.as_bytes(), 600, 31, |b| {
+        std::fs::write(&gt_path, b).unwrap();
+        match GroundTruth::read(&gt_path) {
+            Ok(gt) => {
+                let _ = evaluate(&gt, &read_results(&dt_path).unwrap(), "dt.json");
+            }
+            Err(e) => assert!(e.to_string().contains("gt.json"), "{e}"),
+        }
+    });
+    let gt = GroundTruth::read(&{
+        std::fs::write(&gt_path, &gt_text).unwrap();
+        gt_path.clone()
+    })
+    .unwrap();
+    mutations(dt_text.as_bytes(), 600, 32, |b| {
+        std::fs::write(&dt_path, b).unwrap();
+        match read_results(&dt_path) {
+            Ok(dt) => {
+                let _ = evaluate(&gt, &dt, "dt.json");
+            }
+            Err(e) => assert!(e.to_string().contains("dt.json"), "{e}"),
+        }
+    });
+}
