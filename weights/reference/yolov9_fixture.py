@@ -14,7 +14,9 @@ Rust tests rebuild the reference's state dict bit for bit from the committed key
 Models (random structure from the reference code itself, offline):
   * ultralytics `yolov9t.yaml` (nc 80): outputs at 320x320, 384x256 (non-square) and 640x640;
   * WongKinYiu `models/detect/yolov9-t.yaml` (nc 3): dual-head main and auxiliary outputs at 320,
-    and `gelan-t.yaml` loaded with the reference's PGI-removal key mapping (same outputs as main).
+    and `gelan-t.yaml` loaded with the reference's PGI-removal key mapping (same outputs as main);
+  * ultralytics `yolov9s.yaml`, WongKinYiu `yolov9-c.yaml` (both heads) and `gelan-e.yaml`
+    (nc 80): every 7th anchor at 320x320.
 
 Run (no network; WongKinYiu's repository unpacked at $YOLOV9_SRC):
     YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg YOLOV9_SRC=/tmp/yolov9-src \
@@ -121,6 +123,24 @@ def main():
     assert torch.equal(y_main, y_gelan), (y_main - y_gelan).abs().max()
     out["yolov9-t.320x320.main"] = y_main.contiguous()
     out["yolov9-t.320x320.aux"] = y_aux.contiguous()
+
+    # Wider models, every 7th anchor: ultralytics yolov9s, and the authors' yolov9-c (PGI with
+    # CBLinear / CBFuse, ADown) and gelan-e (CBNet dual backbone), nc 80.
+    us = UDetection("yolov9s.yaml", nc=80, verbose=False)
+    keys["ultralytics-yolov9s"] = fill(us)
+    with torch.no_grad():
+        out["ultralytics-yolov9s.320x320"] = us(image_input(320, 320))[0][:, :, ::7].contiguous()
+    for name in ["yolov9-c", "gelan-e"]:
+        m = DetectionModel(os.path.join(os.environ["YOLOV9_SRC"], f"models/detect/{name}.yaml"), nc=80)
+        keys[name] = fill(m)
+        with torch.no_grad():
+            y = m(image_input(320, 320))
+        if name.startswith("yolov9"):
+            (aux, main), _ = y
+            out[f"{name}.320x320.main"] = main[:, :, ::7].contiguous()
+            out[f"{name}.320x320.aux"] = aux[:, :, ::7].contiguous()
+        else:
+            out[f"{name}.320x320"] = y[0][:, :, ::7].contiguous()
 
     # ultralytics' ONNX export (BN folded, RepConvN merged) of the same yolov9t: its initializer
     # names and shapes are committed; the file itself (8 MB) and onnxruntime's output only with

@@ -121,3 +121,30 @@ fn fused_model_matches_unfused() {
         "fused vs unfused: {diff} (scale {scale})"
     );
 }
+
+/// The wider blocks: ultralytics yolov9s, the authors' yolov9-c (PGI with CBLinear / CBFuse,
+/// ADown; both heads) and gelan-e (the CBNet dual backbone), 80 classes, every 7th anchor at 320.
+#[test]
+fn yolov9s_yolov9c_and_gelan_e_match() {
+    let device = Device::flex();
+    let fx = Fixture::committed("yolov9_io.safetensors").unwrap();
+    let x = image(320, 320, &device);
+    let s = model("ultralytics-yolov9s", 80, "ultralytics-yolov9s", &device);
+    assert_close(
+        strided(s.predict(x.clone()), 7),
+        &fx,
+        "ultralytics-yolov9s.320x320",
+        1e-4,
+    );
+    let c = model("yolov9-c", 80, "yolov9-c", &device);
+    let out = c.forward(x.clone());
+    assert_close(strided(out.decode(), 7), &fx, "yolov9-c.320x320.main", 1e-4);
+    assert_close(
+        strided(zoo_yolov9::decode(&out.aux.unwrap()), 7),
+        &fx,
+        "yolov9-c.320x320.aux",
+        1e-4,
+    );
+    let e = model("gelan-e", 80, "gelan-e", &device);
+    assert_close(strided(e.predict(x), 7), &fx, "gelan-e.320x320", 1e-4);
+}
