@@ -14,9 +14,11 @@
 pub mod blocks;
 pub mod decode;
 pub mod head;
+pub mod loss;
 pub mod model;
 pub mod tables;
 
 pub use decode::{Detection, NmsConfig, decode, non_max_suppression};
 pub use head::HeadStyle;
+pub use loss::{LossConfig, Losses, Target};
 pub use model::{ConfigError, Output, Size, YoloConfig, YoloV9};

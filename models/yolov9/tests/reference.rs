@@ -148,3 +148,94 @@ fn yolov9s_yolov9c_and_gelan_e_match() {
     let e = model("gelan-e", 80, "gelan-e", &device);
     assert_close(strided(e.predict(x), 7), &fx, "gelan-e.320x320", 1e-4);
 }
+
+/// The TAL losses against the authors' `loss_tal_dual.py` (yolov9-t, both heads) and
+/// `loss_tal.py` (gelan-t, its converted main branch) on a fixed batch
+/// (weights/reference/yolov9_loss_fixture.py).
+#[test]
+fn tal_losses_match_the_reference() {
+    let device = Device::flex();
+    let fx = Fixture::committed("yolov9_loss.safetensors").unwrap();
+    let (_, t) = fx.get("targets");
+    let targets: Vec<zoo_yolov9::Target> = t
+        .chunks(6)
+        .map(|r| zoo_yolov9::Target {
+            image: r[0] as usize,
+            class: r[1] as usize,
+            cxcywh: [r[2], r[3], r[4], r[5]],
+        })
+        .collect();
+    let v: Vec<f32> = uniforms("input.2x320x320", 2 * 3 * 320 * 320)
+        .into_iter()
+        .map(|u| u as f32)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(v, [2, 3, 320, 320]), &device);
+    let dual = model("yolov9-t", 3, "yolov9-t", &device);
+    let cfg = zoo_yolov9::LossConfig::default();
+    for (name, net) in [("yolov9-t", dual.clone()), ("gelan-t", dual.remove_pgi())] {
+        let losses = cfg.loss(&net.forward(x.clone()), &targets, 2, [320, 320]);
+        let (_, want_items) = fx.get(&format!("{name}.items"));
+        let (_, want_total) = fx.get(&format!("{name}.loss"));
+        let total = losses.total.into_scalar::<f32>();
+        eprintln!(
+            "{name}: total {total} (reference {}), items {:?} (reference {want_items:?})",
+            want_total[0], losses.items
+        );
+        for (got, want) in losses
+            .items
+            .iter()
+            .chain([&total])
+            .zip(want_items.iter().chain(want_total))
+        {
+            assert!(
+                (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                "{name}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+/// The loss back-propagates to every parameter of both heads and the backbone, finitely.
+#[test]
+fn loss_gradients_reach_the_parameters() {
+    let device = Device::flex().autodiff();
+    let net = YoloConfig::from_name("yolov9-t", 2)
+        .unwrap()
+        .init(&device)
+        .unwrap();
+    let x = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Default, &device);
+    let targets = [
+        zoo_yolov9::Target {
+            image: 0,
+            class: 1,
+            cxcywh: [0.5, 0.5, 0.4, 0.3],
+        },
+        zoo_yolov9::Target {
+            image: 1,
+            class: 0,
+            cxcywh: [0.3, 0.6, 0.2, 0.5],
+        },
+    ];
+    let losses = zoo_yolov9::LossConfig::default().loss(&net.forward(x), &targets, 2, [64, 64]);
+    assert!(
+        losses.items.iter().all(|v| v.is_finite() && *v > 0.0),
+        "{:?}",
+        losses.items
+    );
+    let grads = burn::optim::GradientsParams::from_grads(losses.total.backward(), &net);
+    // Every parameter has a gradient: PyTorch's count less the two fixed DFL kernels (16 each).
+    let trainable = net.num_parameters() - 32;
+    struct Count<'a>(&'a burn::optim::GradientsParams, usize, bool);
+    impl burn::module::ModuleVisitor for Count<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            if let Some(g) = self.0.get::<D>(p.id) {
+                self.1 += g.shape().num_elements();
+                self.2 &= !g.is_nan().any().into_scalar::<bool>();
+            }
+        }
+    }
+    let mut c = Count(&grads, 0, true);
+    burn::module::Module::visit(&net, &mut c);
+    assert!(c.2, "NaN gradients");
+    assert_eq!(c.1, trainable, "values with gradients");
+}
