@@ -268,6 +268,229 @@ impl Letterboxed {
     }
 }
 
+/// Class names of the generated detection shapes.
+pub const DETECTION_SHAPES: [&str; 4] = ["disc", "square", "triangle", "ring"];
+
+/// A generated detection dataset: images of several shapes (discs, squares, triangles, rings) of
+/// varied sizes and colours on cluttered gradient backgrounds, later shapes occluding earlier
+/// ones; each box is the full extent of its shape (occluded parts included, as annotators draw
+/// them), clipped to the image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapesDetection {
+    /// Images per draw.
+    pub images: usize,
+    /// Square image side in pixels.
+    pub size: u32,
+    /// Most objects per image (at least one).
+    pub max_objects: usize,
+    /// Seed of the draw.
+    pub seed: u64,
+}
+
+impl Default for ShapesDetection {
+    fn default() -> Self {
+        Self {
+            images: 512,
+            size: 256,
+            max_objects: 6,
+            seed: 0,
+        }
+    }
+}
+
+/// One generated image and its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectionSample {
+    /// The image.
+    pub image: RgbImage,
+    /// Its objects.
+    pub boxes: Vec<YoloBox>,
+}
+
+impl ShapesDetection {
+    /// The images of draw `stream` (e.g. 0 for training, 1 for validation: independent).
+    pub fn generate(&self, stream: u64) -> Result<Vec<DetectionSample>> {
+        if self.size < 32 || self.max_objects == 0 {
+            return Err(DataError::invalid(
+                "shapes detection: size must be at least 32 and max_objects at least 1",
+            ));
+        }
+        Ok((0..self.images)
+            .map(|i| self.render(crate::rng::rng_for(self.seed, &[0xde7, stream, i as u64])))
+            .collect())
+    }
+
+    fn render(&self, mut rng: crate::Rng) -> DetectionSample {
+        use rand::RngExt;
+        let n = self.size;
+        let sf = n as f32;
+        let mut img = RgbImage::new(n, n);
+        let c0: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..255.0f32));
+        let grad: [f32; 2] = [rng.random_range(-60.0..60.0f32), rng.random_range(-60.0..60.0f32)];
+        let stripes = rng.random_range(6.0..24.0f32);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let (u, v) = (x as f32 / sf - 0.5, y as f32 / sf - 0.5);
+            let clutter = if ((x as f32 + y as f32 * 0.5) / stripes).floor() as i32 % 2 == 0 {
+                12.0
+            } else {
+                -12.0
+            };
+            *p = image::Rgb(std::array::from_fn(|c| {
+                (c0[c] + grad[0] * u + grad[1] * v + clutter + rng.random_range(-10.0..10.0f32))
+                    .clamp(0.0, 255.0) as u8
+            }));
+        }
+        let count = rng.random_range(1..=self.max_objects);
+        let mut boxes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let class = rng.random_range(0..DETECTION_SHAPES.len());
+            let r = rng.random_range(0.04 * sf..0.22 * sf);
+            let (cx, cy) = (rng.random_range(0.0..sf), rng.random_range(0.0..sf));
+            // A colour far from the background's.
+            let mut col: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..255.0f32));
+            while (0..3).map(|c| (col[c] - c0[c]).abs()).sum::<f32>() < 180.0 {
+                col = std::array::from_fn(|_| rng.random_range(0.0..255.0f32));
+            }
+            let inside = |px: f32, py: f32| {
+                let (dx, dy) = (px - cx, py - cy);
+                match class {
+                    0 => dx * dx + dy * dy <= r * r,
+                    1 => dx.abs() <= r && dy.abs() <= r,
+                    2 => dy <= r && dy >= -r && dx.abs() <= (dy + r) / 2.0,
+                    _ => {
+                        let d2 = dx * dx + dy * dy;
+                        d2 <= r * r && d2 >= (0.55 * r) * (0.55 * r)
+                    }
+                }
+            };
+            let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+            let lo = |v: f32| (v - r - 1.0).floor().max(0.0) as u32;
+            let hi = |v: f32| ((v + r + 1.0).ceil() as u32).min(n);
+            for y in lo(cy)..hi(cy) {
+                for x in lo(cx)..hi(cx) {
+                    if inside(x as f32 + 0.5, y as f32 + 0.5) {
+                        img.put_pixel(x, y, image::Rgb(col.map(|c| c as u8)));
+                        (x0, y0, x1, y1) = (
+                            x0.min(x as f32),
+                            y0.min(y as f32),
+                            x1.max(x as f32 + 1.0),
+                            y1.max(y as f32 + 1.0),
+                        );
+                    }
+                }
+            }
+            // Shapes cut by the border to a sliver are not objects.
+            if x1 - x0 >= 3.0 && y1 - y0 >= 3.0 {
+                boxes.push(YoloBox {
+                    class,
+                    cxcywh: [
+                        (x0 + x1) / 2.0 / sf,
+                        (y0 + y1) / 2.0 / sf,
+                        (x1 - x0) / sf,
+                        (y1 - y0) / sf,
+                    ],
+                });
+            }
+        }
+        DetectionSample { image: img, boxes }
+    }
+}
+
+/// Writes samples in the YOLO layout: `root/images/<split>/NNNNN.png`, `root/labels/<split>/NNNNN.txt`
+/// (one `class cx cy w h` line per object, 6 decimals).
+pub fn write_yolo_split(root: &Path, split: &str, samples: &[DetectionSample]) -> Result<()> {
+    let (images, labels) = (root.join("images").join(split), root.join("labels").join(split));
+    for dir in [&images, &labels] {
+        std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    }
+    for (i, s) in samples.iter().enumerate() {
+        let png = images.join(format!("{i:05}.png"));
+        s.image
+            .save(&png)
+            .map_err(|e| DataError::format(&png, format!("cannot write: {e}")))?;
+        let text: String = s
+            .boxes
+            .iter()
+            .map(|b| {
+                let [x, y, w, h] = b.cxcywh;
+                format!("{} {x:.6} {y:.6} {w:.6} {h:.6}\n", b.class)
+            })
+            .collect();
+        let txt = labels.join(format!("{i:05}.txt"));
+        std::fs::write(&txt, text).map_err(|e| DataError::io(&txt, e))?;
+    }
+    Ok(())
+}
+
+/// A YOLO-layout split read from disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YoloSplit {
+    /// Image files with their objects (background images have none).
+    pub items: Vec<(PathBuf, Vec<YoloBox>)>,
+    /// Images without a label file (kept as backgrounds, as the reference does).
+    pub missing_labels: usize,
+    /// Duplicate label lines dropped.
+    pub duplicates: usize,
+    /// Label files without an image (ignored).
+    pub orphan_labels: usize,
+}
+
+/// Reads the images of `images_dir` (`.jpg`, `.jpeg`, `.png`, sorted) and their labels
+/// ([`label_path`]); any malformed label line is an error naming its file and line.
+pub fn read_yolo_split(images_dir: &Path, num_classes: usize) -> Result<YoloSplit> {
+    let is_image = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(images_dir)
+        .map_err(|e| DataError::io(images_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_image(p))
+        .collect();
+    if files.is_empty() {
+        return Err(DataError::format(images_dir, "no .jpg, .jpeg or .png images"));
+    }
+    files.sort();
+    let (mut missing_labels, mut duplicates) = (0, 0);
+    let mut items = Vec::with_capacity(files.len());
+    for f in files {
+        match read_yolo_labels(&f, Some(num_classes))? {
+            Some((boxes, d)) => {
+                duplicates += d;
+                items.push((f, boxes));
+            }
+            None => {
+                missing_labels += 1;
+                items.push((f, Vec::new()));
+            }
+        }
+    }
+    let labels_dir = label_path(&images_dir.join("x.png"))
+        .parent()
+        .map(Path::to_path_buf);
+    let orphan_labels = labels_dir
+        .filter(|d| d != images_dir)
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+                .filter(|p| {
+                    let stem = p.file_stem().unwrap_or_default();
+                    !items.iter().any(|(img, _)| img.file_stem() == Some(stem))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    Ok(YoloSplit {
+        items,
+        missing_labels,
+        duplicates,
+        orphan_labels,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +529,45 @@ mod tests {
         assert!(err("0 1.5 0.5 0.2 0.2").contains("above 1"));
         assert!(err("0 0.5 -0.5 0.2 0.2").contains("negative"));
         assert!(err("0 0.5 nan 0.2 0.2").contains("not a number"));
+    }
+
+    #[test]
+    fn generated_shapes_round_trip_through_the_yolo_layout() {
+        let shapes = ShapesDetection {
+            images: 6,
+            size: 64,
+            ..ShapesDetection::default()
+        };
+        let samples = shapes.generate(0).unwrap();
+        assert_eq!(samples, shapes.generate(0).unwrap(), "reproducible");
+        assert_ne!(samples, shapes.generate(1).unwrap(), "streams differ");
+        assert!(samples.iter().map(|s| s.boxes.len()).sum::<usize>() >= 6);
+        let dir = tempfile::tempdir().unwrap();
+        write_yolo_split(dir.path(), "train", &samples).unwrap();
+        // A background image without labels and a label without an image.
+        samples[0]
+            .image
+            .save(dir.path().join("images/train/extra.png"))
+            .unwrap();
+        std::fs::write(dir.path().join("labels/train/ghost.txt"), "0 0.5 0.5 0.1 0.1\n").unwrap();
+        let split = read_yolo_split(&dir.path().join("images/train"), 4).unwrap();
+        assert_eq!(split.items.len(), 7);
+        assert_eq!(
+            (split.missing_labels, split.orphan_labels, split.duplicates),
+            (1, 1, 0)
+        );
+        for ((_, read), s) in split.items.iter().zip(&samples) {
+            assert_eq!(read.len(), s.boxes.len());
+            for (a, b) in read.iter().zip(&s.boxes) {
+                assert_eq!(a.class, b.class);
+                assert!(a.cxcywh.iter().zip(b.cxcywh).all(|(x, y)| (x - y).abs() < 1e-6));
+            }
+        }
+        // Too few classes for the labels: the file and line are named.
+        let err = read_yolo_split(&dir.path().join("images/train"), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".txt, line") && err.contains("class"), "{err}");
     }
 
     #[test]
