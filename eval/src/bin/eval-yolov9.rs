@@ -32,9 +32,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Detect objects in images: writes <out>/detections.json (one record per detection: image_id,
+    /// Detect objects in images: writes OUT/detections.json (one record per detection: image_id,
     /// file_name, category_id, category, bbox [x, y, w, h] in image pixels, score) and
-    /// <out>/<image stem>.png with the boxes drawn; prints a line per image.
+    /// OUT/IMAGE_STEM.png with the boxes drawn; prints a line per image.
     Predict(PredictArgs),
     /// COCO bbox evaluation of a results file against a ground-truth file, the same 12 numbers as
     /// pycocotools' COCOeval (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl),

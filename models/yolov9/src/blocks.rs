@@ -145,7 +145,7 @@ impl Conv {
         if self.act { silu(y) } else { y }
     }
 
-    /// The convolution with the BN folded in, as (weight [c2, c1/g, k, k], bias [c2]):
+    /// The convolution with the BN folded in, as (weight `[c2, c1/g, k, k]`, bias `[c2]`):
     /// s = gamma / sqrt(var + eps), W' = W s, b' = beta - mean s (+ b s for a conv bias).
     pub fn folded(&self) -> (Tensor<4>, Tensor<1>) {
         let w = self.conv.weight.val();

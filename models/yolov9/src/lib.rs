@@ -6,7 +6,7 @@
 //! * [`head`]: the authors' DDetect / DualDDetect and ultralytics' Detect;
 //! * [`tables`] and [`model`]: every gelan-{t,s,m,c,e} and yolov9-{t,s,m,c,e} (with PGI's
 //!   auxiliary reversible branch) from the paper's layer tables, PGI removal;
-//! * [`decode`]: anchors, DFL, the `[B, 4 + nc, A]` inference output, NMS.
+//! * [`decode`](mod@decode): anchors, DFL, the `[B, 4 + nc, A]` inference output, NMS.
 //!
 //! Weights (WongKinYiu and ultralytics state dicts, ONNX exports) load through `zoo-weights`;
 //! images are letterboxed by `zoo_datasets::image`.
