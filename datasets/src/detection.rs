@@ -491,6 +491,179 @@ pub fn read_yolo_split(images_dir: &Path, num_classes: usize) -> Result<YoloSpli
     })
 }
 
+/// One detection example ready for a model: a square letterboxed image and its objects,
+/// normalised to that image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectionItem {
+    /// CHW bytes, `3 x size x size`.
+    pub pixels: Vec<u8>,
+    /// Side length.
+    pub size: usize,
+    /// Objects (centre-size, normalised to the letterboxed image).
+    pub boxes: Vec<YoloBox>,
+}
+
+/// Where a detection split's images come from.
+#[derive(Debug, Clone)]
+enum Source {
+    Memory(Vec<DetectionSample>),
+    Files(Vec<(PathBuf, Vec<YoloBox>)>),
+}
+
+/// A detection split for training or validation: every image letterboxed to `size` x `size`
+/// (grey 114 padding, upscaling allowed), boxes mapped along; in training, a horizontal flip
+/// with probability 0.5. Boxes narrower or lower than 2 pixels after the transform are dropped
+/// (the reference's `box_candidates`). Mosaic, mixup, the random affine and HSV jitter of the
+/// reference's recipe are not implemented yet.
+#[derive(Debug, Clone)]
+pub struct DetectionSet {
+    source: Source,
+    /// Square side of the letterboxed images (a multiple of 32).
+    pub size: u32,
+    /// Probability of a horizontal flip in training.
+    pub flip: f64,
+}
+
+impl DetectionSet {
+    /// A split of generated samples.
+    pub fn from_samples(samples: Vec<DetectionSample>, size: u32) -> Self {
+        Self {
+            source: Source::Memory(samples),
+            size,
+            flip: 0.5,
+        }
+    }
+
+    /// A split read from disk ([`read_yolo_split`]).
+    pub fn from_split(split: YoloSplit, size: u32) -> Self {
+        Self {
+            source: Source::Files(split.items),
+            size,
+            flip: 0.5,
+        }
+    }
+
+    /// The objects of image `index` as stored (normalised to the original image).
+    pub fn boxes(&self, index: usize) -> &[YoloBox] {
+        match &self.source {
+            Source::Memory(v) => &v[index].boxes,
+            Source::Files(v) => &v[index].1,
+        }
+    }
+
+    fn load(&self, index: usize, flip: bool) -> Result<DetectionItem> {
+        let (owned, boxes): (std::borrow::Cow<'_, RgbImage>, &[YoloBox]) = match &self.source {
+            Source::Memory(v) => (std::borrow::Cow::Borrowed(&v[index].image), &v[index].boxes),
+            Source::Files(v) => (
+                std::borrow::Cow::Owned(crate::image::decode_rgb(&v[index].0)?),
+                &v[index].1,
+            ),
+        };
+        let cfg = LetterboxConfig {
+            size: self.size,
+            minimal: false,
+            ..LetterboxConfig::default()
+        };
+        let lb = letterbox(&owned, &cfg);
+        let (w0, h0) = (lb.original.0 as f32, lb.original.1 as f32);
+        let s = self.size as f32;
+        let mut out = Vec::with_capacity(boxes.len());
+        for b in boxes {
+            let [cx, cy, w, h] = b.cxcywh;
+            let (x1, y1) = (
+                (cx - w / 2.0) * w0 * lb.gain + lb.pad.0,
+                (cy - h / 2.0) * h0 * lb.gain + lb.pad.1,
+            );
+            let (x2, y2) = (
+                (cx + w / 2.0) * w0 * lb.gain + lb.pad.0,
+                (cy + h / 2.0) * h0 * lb.gain + lb.pad.1,
+            );
+            let (x1, x2) = if flip { (s - x2, s - x1) } else { (x1, x2) };
+            let [x1, y1, x2, y2] = [x1, y1, x2, y2].map(|v| v.clamp(0.0, s));
+            if x2 - x1 >= 2.0 && y2 - y1 >= 2.0 {
+                out.push(YoloBox {
+                    class: b.class,
+                    cxcywh: [
+                        (x1 + x2) / 2.0 / s,
+                        (y1 + y2) / 2.0 / s,
+                        (x2 - x1) / s,
+                        (y2 - y1) / s,
+                    ],
+                });
+            }
+        }
+        let mut image = lb.image;
+        if flip {
+            image::imageops::flip_horizontal_in_place(&mut image);
+        }
+        let n = self.size as usize;
+        let mut pixels = vec![0u8; 3 * n * n];
+        for (i, p) in image.pixels().enumerate() {
+            for c in 0..3 {
+                pixels[c * n * n + i] = p[c];
+            }
+        }
+        Ok(DetectionItem {
+            pixels,
+            size: n,
+            boxes: out,
+        })
+    }
+}
+
+impl crate::Dataset<DetectionItem> for DetectionSet {
+    fn len(&self) -> usize {
+        match &self.source {
+            Source::Memory(v) => v.len(),
+            Source::Files(v) => v.len(),
+        }
+    }
+
+    fn get(&self, index: usize) -> Result<DetectionItem> {
+        self.load(index, false)
+    }
+
+    fn get_train(&self, index: usize, rng: &mut crate::Rng) -> Result<DetectionItem> {
+        use rand::RngExt;
+        let flip = rng.random_bool(self.flip);
+        self.load(index, flip)
+    }
+}
+
+/// A batch: images `[B, 3, S, S]` scaled to [0, 1], and every object as (image index, box).
+#[derive(Debug, Clone)]
+pub struct DetectionBatch {
+    /// Images.
+    pub images: burn::tensor::Tensor<4>,
+    /// Objects with the index of their image in the batch.
+    pub targets: Vec<(usize, YoloBox)>,
+}
+
+/// Stacks [`DetectionItem`]s (all of one size).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DetectionBatcher;
+
+impl crate::Batcher<DetectionItem, DetectionBatch> for DetectionBatcher {
+    fn batch(&self, items: Vec<DetectionItem>, device: &burn::tensor::Device) -> DetectionBatch {
+        let n = items.len();
+        let s = items.first().map_or(0, |i| i.size);
+        let mut data = Vec::with_capacity(n * 3 * s * s);
+        let mut targets = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            assert_eq!(item.size, s, "images of one batch differ in size");
+            data.extend(item.pixels.iter().map(|&p| f32::from(p) / 255.0));
+            targets.extend(item.boxes.into_iter().map(|b| (i, b)));
+        }
+        DetectionBatch {
+            images: burn::tensor::Tensor::from_data(
+                burn::tensor::TensorData::new(data, [n, 3, s, s]),
+                device,
+            ),
+            targets,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,6 +741,54 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(".txt, line") && err.contains("class"), "{err}");
+    }
+
+    #[test]
+    fn detection_items_letterbox_and_flip_boxes_consistently() {
+        use crate::{Batcher, Dataset};
+        // A 200 x 100 image with one 40 x 20 object at (50, 30): letterboxed to 64, gain 0.32,
+        // 16 pixels of padding above and below.
+        let mut image = RgbImage::from_pixel(200, 100, image::Rgb([0, 0, 0]));
+        for y in 20..40 {
+            for x in 30..70 {
+                image.put_pixel(x, y, image::Rgb([255, 255, 255]));
+            }
+        }
+        let boxes = vec![
+            YoloBox {
+                class: 1,
+                cxcywh: [0.25, 0.3, 0.2, 0.2],
+            },
+            // 2 x 2 pixels in the original: under 2 pixels once shrunk, dropped.
+            YoloBox {
+                class: 0,
+                cxcywh: [0.9, 0.9, 0.01, 0.02],
+            },
+        ];
+        let set = DetectionSet::from_samples(vec![DetectionSample { image, boxes }], 64);
+        let item = set.get(0).unwrap();
+        assert_eq!(item.boxes.len(), 1);
+        let [cx, cy, w, h] = item.boxes[0].cxcywh;
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
+        assert!(
+            close(cx * 64.0, 16.0)
+                && close(cy * 64.0, 16.0 + 9.6)
+                && close(w * 64.0, 12.8)
+                && close(h * 64.0, 6.4)
+        );
+        // The object's pixels are where its box says, flipped or not.
+        let white = |it: &DetectionItem, x: usize, y: usize| it.pixels[y * 64 + x] > 200;
+        assert!(white(&item, 16, 25) && !white(&item, 48, 25));
+        let mut rng = crate::rng::rng_for(0, &[]);
+        let flipped = (0..20)
+            .map(|_| set.get_train(0, &mut rng).unwrap())
+            .find(|it| it != &item)
+            .unwrap();
+        assert!(close(flipped.boxes[0].cxcywh[0] * 64.0, 48.0));
+        assert!(white(&flipped, 47, 25) && !white(&flipped, 16, 25));
+        let batch = DetectionBatcher.batch(vec![item, flipped], &burn::tensor::Device::flex());
+        assert_eq!(batch.images.dims(), [2, 3, 64, 64]);
+        assert_eq!(batch.targets.iter().map(|t| t.0).collect::<Vec<_>>(), vec![0, 1]);
     }
 
     #[test]
