@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use zoo_datasets::detection::{LetterboxConfig, letterbox};
+use zoo_datasets::detection::{DetectionSet, LetterboxConfig, letterbox};
 use zoo_yolov9::{Detection, NmsConfig, YoloConfig, YoloV9, non_max_suppression};
 
 /// The 80 COCO class names in the order of the reference's `data/coco.yaml`.
@@ -259,4 +259,150 @@ pub fn annotate(img: &mut image::RgbImage, dets: &[Detection], names: &[String])
         })
         .collect();
     crate::plot::draw_boxes(img, &boxes).map_err(anyhow::Error::msg)
+}
+
+/// Run-record family name of YOLOv9 runs.
+pub const FAMILY: &str = "yolov9";
+
+/// Where a YOLOv9 run's images come from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DetectionData {
+    /// Generated shapes ([`zoo_datasets::detection::ShapesDetection`]: 4 classes), in memory.
+    Shapes {
+        /// Training images.
+        train: usize,
+        /// Validation images.
+        val: usize,
+        /// Side of the generated images.
+        size: u32,
+        /// Most objects per image.
+        max_objects: usize,
+        /// Seed of the generator.
+        seed: u64,
+    },
+    /// A dataset in the YOLO layout: `images/<split>/*.jpg|png` beside `labels/<split>/*.txt`.
+    Yolo {
+        /// The training images folder (e.g. `data/coco/images/train2017`).
+        train: std::path::PathBuf,
+        /// The validation images folder.
+        val: std::path::PathBuf,
+    },
+}
+
+impl Default for DetectionData {
+    fn default() -> Self {
+        Self::Shapes {
+            train: 256,
+            val: 64,
+            size: 256,
+            max_objects: 6,
+            seed: 0,
+        }
+    }
+}
+
+impl DetectionData {
+    /// Training and validation splits letterboxed to `imgsz`, with the class count they need
+    /// (4 for the shapes; for files, `num_classes` bounds the label classes).
+    pub fn open(&self, imgsz: u32, num_classes: usize) -> anyhow::Result<(DetectionSet, DetectionSet)> {
+        use zoo_datasets::detection::{ShapesDetection, read_yolo_split};
+        Ok(match self {
+            Self::Shapes {
+                train,
+                val,
+                size,
+                max_objects,
+                seed,
+            } => {
+                let g = |images| ShapesDetection {
+                    images,
+                    size: *size,
+                    max_objects: *max_objects,
+                    seed: *seed,
+                };
+                (
+                    DetectionSet::from_samples(g(*train).generate(0)?, imgsz),
+                    DetectionSet::from_samples(g(*val).generate(1)?, imgsz),
+                )
+            }
+            Self::Yolo { train, val } => {
+                let open = |dir: &std::path::Path| -> anyhow::Result<DetectionSet> {
+                    let split = read_yolo_split(dir, num_classes)?;
+                    if split.missing_labels + split.orphan_labels + split.duplicates > 0 {
+                        eprintln!(
+                            "{}: {} images without labels (kept as backgrounds), {} label files without an image (ignored), {} duplicate labels dropped",
+                            dir.display(),
+                            split.missing_labels,
+                            split.orphan_labels,
+                            split.duplicates
+                        );
+                    }
+                    Ok(DetectionSet::from_split(split, imgsz))
+                };
+                (open(train)?, open(val)?)
+            }
+        })
+    }
+}
+
+/// COCO box evaluation of `model` on a split (validation settings: conf 0.001, IoU 0.7, 300
+/// detections, multi-label). Ground truth and detections are both in the letterboxed images'
+/// pixels, so the small/medium/large ranges refer to that scale.
+pub fn evaluate_map(
+    model: &YoloV9,
+    set: &DetectionSet,
+    batch: usize,
+    device: &Device,
+) -> anyhow::Result<crate::metrics::coco::CocoEval> {
+    use crate::metrics::coco::{DetResult, GroundTruth, GtAnnotation, GtCategory, GtImage, Id};
+    use zoo_datasets::{Batcher, Dataset};
+    let nc = model.config().num_classes;
+    let mut gt = GroundTruth {
+        images: Vec::new(),
+        annotations: Vec::new(),
+        categories: (0..nc)
+            .map(|c| GtCategory {
+                id: Id::Num(c as i64),
+                name: format!("class{c}"),
+            })
+            .collect(),
+    };
+    let mut results = Vec::new();
+    let nms = NmsConfig::validation();
+    for start in (0..set.len()).step_by(batch.max(1)) {
+        let items = (start..(start + batch).min(set.len()))
+            .map(|i| set.get(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let s = items[0].size as f32;
+        let b = zoo_datasets::detection::DetectionBatcher.batch(items, device);
+        for (i, image_boxes) in non_max_suppression(model.predict(b.images), &nms)
+            .into_iter()
+            .enumerate()
+        {
+            let id = (start + i) as i64;
+            gt.images.push(GtImage { id: Id::Num(id) });
+            for d in image_boxes {
+                let [x1, y1, x2, y2] = d.bbox.map(f64::from);
+                results.push(DetResult {
+                    image_id: Id::Num(id),
+                    category_id: Id::Num(d.class as i64),
+                    bbox: [x1, y1, x2 - x1, y2 - y1],
+                    score: f64::from(d.score),
+                });
+            }
+        }
+        for &(i, bx) in &b.targets {
+            let [cx, cy, w, h] = bx.cxcywh.map(|v| f64::from(v * s));
+            gt.annotations.push(GtAnnotation {
+                id: gt.annotations.len() as i64 + 1,
+                image_id: Id::Num((start + i) as i64),
+                category_id: Id::Num(bx.class as i64),
+                bbox: [cx - w / 2.0, cy - h / 2.0, w, h],
+                area: w * h,
+                iscrowd: 0,
+            });
+        }
+    }
+    Ok(crate::metrics::coco::evaluate(&gt, &results, "<detections>")?)
 }

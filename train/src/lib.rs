@@ -25,6 +25,7 @@ pub mod report;
 pub mod schedule;
 pub mod tour;
 pub mod trainer;
+pub mod yolov9;
 
 pub use trainer::{
     Data, FitResult, Hooks, NoHooks, StepOutput, TrainConfig, TrainError, TrainModel, Trainer,
