@@ -406,3 +406,17 @@ pub fn evaluate_map(
     }
     Ok(crate::metrics::coco::evaluate(&gt, &results, "<detections>")?)
 }
+
+/// The model and data of a `train-yolov9` run (the fields of its run.json `config` that
+/// evaluation needs; the loop settings are ignored).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct YoloSetup {
+    /// Model name.
+    pub model: String,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Square image size.
+    pub imgsz: u32,
+    /// Data.
+    pub data: DetectionData,
+}

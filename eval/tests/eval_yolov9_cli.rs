@@ -218,3 +218,38 @@ fn coco_subcommand_prints_the_12_numbers() {
         "{text}"
     );
 }
+
+/// `eval-yolov9 val` on a run directory (run.json + model.bpk, as train-yolov9 writes them):
+/// the 12 numbers, per-class AP, the PR-curve PNG and val_metrics.json; a run of another family
+/// is refused.
+#[test]
+fn val_reads_a_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let model = YoloConfig::from_name("gelan-t", 4)
+        .unwrap()
+        .init(&Device::flex())
+        .unwrap();
+    zoo_weights::save_module(&model, run_dir.join("model.bpk")).unwrap();
+    let config = serde_json::json!({
+        "model": "gelan-t", "num_classes": 4, "imgsz": 64,
+        "data": {"source": "shapes", "train": 4, "val": 3, "size": 64, "max_objects": 3, "seed": 1},
+        "train": {"epochs": 1}
+    });
+    zoo_weights::run::write_manifest(&run_dir, "yolov9", &config).unwrap();
+    let (code, text) = run(&["val", "--checkpoint", &s(&run_dir), "--json"]);
+    assert_eq!(code, Some(0), "{text}");
+    let stats: serde_json::Value =
+        serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert_eq!(stats.as_object().unwrap().len(), 12);
+    assert!(
+        text.contains("on 3 validation images") && text.contains("AP per class"),
+        "{text}"
+    );
+    assert!(run_dir.join("pr_curve.png").exists() && run_dir.join("val_metrics.json").exists());
+    zoo_weights::run::write_manifest(&run_dir, "mlp", &config).unwrap();
+    let (code, text) = run(&["val", "--checkpoint", &s(&run_dir)]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("mlp"), "{text}");
+}

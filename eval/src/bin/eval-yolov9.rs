@@ -51,6 +51,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Validate a `train-yolov9` run: COCO mAP of its weights on its validation split (or
+    /// `--val DIR`, a YOLO-layout images folder) at conf 0.001, IoU 0.7, 300 detections; prints
+    /// the 12 COCO numbers and AP per class, writes the precision-recall curves at IoU 0.5 to
+    /// OUT/pr_curve.png and the numbers to OUT/val_metrics.json.
+    Val {
+        /// The run directory (the `--out` of train-yolov9).
+        #[arg(long, value_name = "DIR")]
+        checkpoint: PathBuf,
+        /// Validation images folder in the YOLO layout instead of the run's.
+        #[arg(long, value_name = "DIR")]
+        val: Option<PathBuf>,
+        /// Output folder for pr_curve.png and val_metrics.json (default: the run directory).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Batch size.
+        #[arg(long, default_value_t = 8)]
+        batch_size: usize,
+        /// Print the 12 numbers as one JSON object last on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print parameter counts and GFLOPs (2 x convolution multiply-accumulates) of models,
     /// unfused and fused, as a Markdown table.
     Summary {
@@ -105,6 +126,76 @@ fn coco(gt: &std::path::Path, detections: &std::path::Path, json: bool) -> anyho
             .map(|(n, v)| (n.to_string(), v.into()))
             .collect();
         println!("{}", serde_json::Value::Object(obj));
+    }
+    Ok(())
+}
+
+fn val(
+    checkpoint: &std::path::Path,
+    val_dir: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+    batch: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    use zoo_eval::metrics::coco::STAT_NAMES;
+    use zoo_eval::yolov9::{DetectionData, FAMILY, YoloSetup, evaluate_map};
+    let setup: YoloSetup = zoo_weights::run::read_manifest(checkpoint, FAMILY)?;
+    let weights = zoo_weights::run::weights_path(checkpoint)?;
+    let device = burn::tensor::Device::flex();
+    let cfg = YoloConfig::from_name(&setup.model, setup.num_classes)?;
+    let model = zoo_weights::load_module(cfg.init(&device)?, &weights)?
+        .remove_pgi()
+        .fuse();
+    let data = match val_dir {
+        Some(dir) => DetectionData::Yolo {
+            train: dir.to_path_buf(),
+            val: dir.to_path_buf(),
+        },
+        None => setup.data.clone(),
+    };
+    let (_, set) = data.open(setup.imgsz, setup.num_classes)?;
+    let e = evaluate_map(&model, &set, batch, &device)?;
+    println!(
+        "eval-yolov9: {} on {} validation images",
+        weights.display(),
+        zoo_datasets::Dataset::len(&set)
+    );
+    for (name, v) in STAT_NAMES.iter().zip(e.stats) {
+        println!("  {name:<6} {v:.4}");
+    }
+    println!("AP per class (IoU 0.50:0.95):");
+    for (id, ap) in &e.per_category {
+        println!("  {id:>4} {ap:.4}");
+    }
+    let dir = out.unwrap_or(checkpoint);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let recall: Vec<f64> = (0..101).map(|i| i as f64 / 100.0).collect();
+    let series: Vec<zoo_eval::plot::Series> = e
+        .pr_curves
+        .iter()
+        .map(|(id, p)| zoo_eval::plot::Series {
+            name: format!("class {id}"),
+            points: recall
+                .iter()
+                .zip(p)
+                .filter(|(_, p)| **p >= 0.0)
+                .map(|(r, p)| (*r, *p))
+                .collect(),
+        })
+        .collect();
+    let png = dir.join("pr_curve.png");
+    zoo_eval::plot::line_plot(&png, "precision-recall at IoU 0.5", "recall", &series)
+        .map_err(anyhow::Error::msg)?;
+    let obj: serde_json::Map<String, serde_json::Value> = STAT_NAMES
+        .iter()
+        .zip(e.stats)
+        .map(|(n, v)| (n.to_string(), v.into()))
+        .collect();
+    let metrics = serde_json::Value::Object(obj);
+    zoo_weights::atomic::write_json_atomic(dir.join("val_metrics.json"), &metrics)
+        .with_context(|| format!("writing {}", dir.join("val_metrics.json").display()))?;
+    if json {
+        println!("{metrics}");
     }
     Ok(())
 }
@@ -273,5 +364,12 @@ fn main() -> ExitCode {
         Command::Predict(a) => predict(a),
         Command::Summary { models, nc, imgsz } => summary(models, *nc, *imgsz),
         Command::Coco { gt, detections, json } => coco(gt, detections, *json),
+        Command::Val {
+            checkpoint,
+            val: v,
+            out,
+            batch_size,
+            json,
+        } => val(checkpoint, v.as_deref(), out.as_deref(), *batch_size, *json),
     })
 }
