@@ -26,6 +26,10 @@ pub struct YoloRun {
     pub imgsz: u32,
     /// Images.
     pub data: DetectionData,
+    /// Start from these weights (a state dict in the reference's naming): tensors whose name and
+    /// shape fit are loaded, the rest (the class branches, for another class count) keep their
+    /// initialisation.
+    pub pretrained: Option<std::path::PathBuf>,
     /// Loop settings.
     pub train: TrainConfig,
 }
@@ -78,6 +82,7 @@ impl Default for YoloRun {
             num_classes: zoo_datasets::detection::DETECTION_SHAPES.len(),
             imgsz: 256,
             data: DetectionData::default(),
+            pretrained: None,
             train: default_train(),
         }
     }
@@ -166,7 +171,21 @@ impl Hooks<YoloV9> for Map<'_> {
 pub fn train(run: &YoloRun, trainer: &Trainer) -> anyhow::Result<FitResult<YoloV9>> {
     let (train_set, valid_set) = run.data.open(run.imgsz, run.num_classes)?;
     let device = trainer.devices[0].clone();
-    let model = YoloConfig::from_name(&run.model, run.num_classes)?.init(&device)?;
+    let mut model = YoloConfig::from_name(&run.model, run.num_classes)?.init(&device)?;
+    if let Some(path) = &run.pretrained {
+        let (m, loaded, fresh) = zoo_weights::yolov9::load_matching(model, path)?;
+        model = m;
+        eprintln!(
+            "{}: loaded {loaded} tensors; {} re-initialised{}",
+            path.display(),
+            fresh.len(),
+            if fresh.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", zoo_datasets::error::first_few(&fresh, 4))
+            }
+        );
+    }
     let data = Data {
         train: &train_set,
         valid: Some(&valid_set),

@@ -84,6 +84,58 @@ fn yolov9_with_pgi_trains_a_step() {
     assert!(m["train_loss"].as_f64().unwrap().is_finite(), "{m:?}");
 }
 
+/// Fine-tuning from weights trained for 80 classes: everything but the class branches loads.
+#[test]
+fn fine_tunes_from_weights_for_another_class_count() {
+    use burn::tensor::Device;
+    let dir = tempfile::tempdir().unwrap();
+    let coco = zoo_yolov9::YoloConfig::from_name("gelan-t", 80)
+        .unwrap()
+        .init(&Device::flex())
+        .unwrap();
+    let tensors = zoo_weights::yolov9::state_dict(&coco).unwrap();
+    let file = dir.path().join("gelan-t-coco.safetensors");
+    std::fs::write(
+        &file,
+        zoo_weights::tensors::to_safetensors(&tensors, false).unwrap(),
+    )
+    .unwrap();
+    let out = dir.path().join("ft");
+    let o = std::process::Command::new(BIN)
+        .args([
+            "--weights",
+            file.to_str().unwrap(),
+            "--shapes-train",
+            "4",
+            "--shapes-val",
+            "2",
+            "--imgsz",
+            "64",
+        ])
+        .args([
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // Only the class branches (3 levels x (2 Convs of 5 tensors + the output conv's 2)) differ.
+    assert!(
+        err.contains(&format!(
+            "loaded {} tensors; 36 re-initialised",
+            tensors.len() - 36
+        )),
+        "{err}"
+    );
+    assert!(err.contains("cv3"), "{err}");
+}
+
 #[test]
 fn bad_settings_are_clear_errors() {
     let run = |args: &[&str]| {

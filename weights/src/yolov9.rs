@@ -131,3 +131,49 @@ pub fn state_dict(model: &YoloV9) -> Result<Vec<NamedTensor>, ImportError> {
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(tensors)
 }
+
+/// Loads the tensors of a state dict (`.safetensors`, `.pt`/`.pth`) whose name and shape match
+/// `model`'s, leaving the others as initialised: fine-tuning from weights trained for another
+/// class count, whose class branches (their widths depend on the class count) are then
+/// re-initialised (the reference's `intersect_dicts`). Returns the model, the number of tensors
+/// loaded and the names of the model's tensors left as initialised.
+pub fn load_matching(model: YoloV9, path: &Path) -> Result<(YoloV9, usize, Vec<String>), ImportError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let tensors = match ext.as_str() {
+        "pt" | "pth" => read_pytorch(path)?,
+        _ => {
+            let bytes = std::fs::read(path).map_err(|e| read_err(path, e.to_string()))?;
+            read_safetensors(&bytes, path)?
+        }
+    };
+    let ours: std::collections::HashMap<String, Vec<usize>> = state_dict(&model)?
+        .into_iter()
+        .map(|t| (t.name, t.shape))
+        .collect();
+    let keep: Vec<NamedTensor> = tensors
+        .into_iter()
+        .filter(|t| ours.get(&t.name) == Some(&t.shape))
+        .collect();
+    if keep.is_empty() {
+        return Err(mismatch(
+            path,
+            format!("no tensor fits a {} model", model.config().name()),
+        ));
+    }
+    let loaded: std::collections::HashSet<String> = keep.iter().map(|t| t.name.clone()).collect();
+    let mut fresh: Vec<String> = ours.into_keys().filter(|k| !loaded.contains(k)).collect();
+    fresh.sort();
+    let bytes = to_safetensors(&keep, false).map_err(|e| read_err(path, format!("re-encoding: {e}")))?;
+    let map = KeyMap {
+        from_pytorch: true,
+        skip_enum_variants: true,
+        allow_partial: true,
+        ..KeyMap::default()
+    };
+    let model = load_safetensors_bytes(model, bytes, path, &map)?;
+    Ok((model, loaded.len(), fresh))
+}

@@ -50,6 +50,11 @@ struct YoloArgs {
     /// Validation images folder in the YOLO layout.
     #[arg(long, value_name = "DIR", requires = "train")]
     val: Option<PathBuf>,
+    /// Start from a state dict (.safetensors or .pt in the reference's naming, e.g. a converted
+    /// COCO checkpoint): tensors that fit are loaded, the class branches of another class count
+    /// are re-initialised.
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
     /// Generated shapes: number of training images.
     #[arg(long, value_name = "N", conflicts_with = "train")]
     shapes_train: Option<usize>,
@@ -71,6 +76,9 @@ fn main() -> ExitCode {
             }
             if let Some(s) = a.imgsz {
                 cfg.imgsz = s;
+            }
+            if let Some(w) = &a.weights {
+                cfg.pretrained = Some(w.clone());
             }
             if let (Some(train), Some(val)) = (&a.train, &a.val) {
                 cfg.data = DetectionData::Yolo {
