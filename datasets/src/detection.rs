@@ -438,20 +438,10 @@ pub struct YoloSplit {
 /// Reads the images of `images_dir` (`.jpg`, `.jpeg`, `.png`, sorted) and their labels
 /// ([`label_path`]); any malformed label line is an error naming its file and line.
 pub fn read_yolo_split(images_dir: &Path, num_classes: usize) -> Result<YoloSplit> {
-    let is_image = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(images_dir)
-        .map_err(|e| DataError::io(images_dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_image(p))
-        .collect();
+    let files = crate::image::image_files(images_dir)?;
     if files.is_empty() {
         return Err(DataError::format(images_dir, "no .jpg, .jpeg or .png images"));
     }
-    files.sort();
     let (mut missing_labels, mut duplicates) = (0, 0);
     let mut items = Vec::with_capacity(files.len());
     for f in files {

@@ -160,10 +160,16 @@ pub enum Resize {
 
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
-fn is_image(path: &Path) -> bool {
+/// Whether `path` names a `.png`, `.jpg` or `.jpeg` file (by extension, any case).
+pub fn is_image(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The `.png`/`.jpg`/`.jpeg` files of `dir`, sorted.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(sorted_entries(dir)?.into_iter().filter(|p| is_image(p)).collect())
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -125,22 +125,12 @@ pub fn class_names(path: Option<&Path>, nc: usize) -> anyhow::Result<Vec<String>
     Ok(names)
 }
 
-/// The deploy form of a model from a weight file: an ONNX export loads into the fused model; a
-/// state dict (or `.bpk`) loads into the model it describes, whose PGI branch is then removed and
-/// whose BNs and RepConvN branches are fused.
+/// The deploy form of a model from a weight file (a state dict, `.bpk` or ONNX export, see
+/// `zoo_weights::yolov9::load_yolov9`): its PGI branch removed, BNs and RepConvN branches fused.
 pub fn load_for_inference(cfg: &YoloConfig, weights: &Path, device: &Device) -> anyhow::Result<YoloV9> {
-    let model = cfg.init(device)?;
-    let onnx = weights
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    let model = if onnx {
-        zoo_weights::yolov9::load_yolov9(model.fuse(), weights)?
-    } else {
-        zoo_weights::yolov9::load_yolov9(model, weights)?
-            .remove_pgi()
-            .fuse()
-    };
-    Ok(model)
+    Ok(zoo_weights::yolov9::load_yolov9(cfg.init(device)?, weights)?
+        .remove_pgi()
+        .fuse())
 }
 
 /// Image files named directly, and the `.jpg`/`.jpeg`/`.png` files of named folders (sorted).
@@ -148,19 +138,10 @@ pub fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("listing {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
-                })
-                .collect();
+            let found = zoo_datasets::image::image_files(p)?;
             if found.is_empty() {
                 bail!("{}: no .jpg, .jpeg or .png images in this folder", p.display());
             }
-            found.sort();
             out.extend(found);
         } else if p.is_file() {
             out.push(p.clone());

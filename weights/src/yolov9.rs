@@ -85,35 +85,42 @@ pub fn load_tensors(model: YoloV9, tensors: Vec<NamedTensor>, path: &Path) -> Re
     })
 }
 
-/// Loads weights for `model` from a file: `.safetensors` or `.pt`/`.pth` state dicts in the
-/// reference's naming, `.onnx` (the initializers of an ultralytics export; `model` must be
-/// fused), or a zoo `.bpk`.
-pub fn load_yolov9(model: YoloV9, path: &Path) -> Result<YoloV9, ImportError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    match ext.as_str() {
-        "bpk" => crate::bpk::load_module(model, path).map_err(|e| read_err(path, e.to_string())),
-        "pt" | "pth" => load_tensors(model, read_pytorch(path)?, path),
-        "onnx" => {
-            let inits = crate::onnx::read_initializers(path)?;
-            let tensors = inits
-                .into_iter()
-                .filter(|t| t.name.starts_with("model."))
-                .map(|t| NamedTensor {
-                    name: t.name,
-                    shape: t.dims,
-                    values: t.values,
-                })
-                .collect();
-            load_tensors(model, tensors, path)
-        }
+/// The float tensors of a state dict file by extension: `.pt`/`.pth` (PyTorch), `.onnx` (the
+/// initializers under `model.`), otherwise safetensors.
+fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>, ImportError> {
+    match extension(path).as_str() {
+        "pt" | "pth" => read_pytorch(path),
+        "onnx" => Ok(crate::onnx::read_initializers(path)?
+            .into_iter()
+            .filter(|t| t.name.starts_with("model."))
+            .map(|t| NamedTensor {
+                name: t.name,
+                shape: t.dims,
+                values: t.values,
+            })
+            .collect()),
         _ => {
             let bytes = std::fs::read(path).map_err(|e| read_err(path, e.to_string()))?;
-            load_tensors(model, read_safetensors(&bytes, path)?, path)
+            read_safetensors(&bytes, path)
         }
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default()
+}
+
+/// Loads weights for `model` from a file: `.safetensors` or `.pt`/`.pth` state dicts in the
+/// reference's naming, `.onnx` (the initializers of an ultralytics export, which has BNs folded:
+/// `model` is fused first), or a zoo `.bpk`.
+pub fn load_yolov9(model: YoloV9, path: &Path) -> Result<YoloV9, ImportError> {
+    match extension(path).as_str() {
+        "bpk" => crate::bpk::load_module(model, path).map_err(|e| read_err(path, e.to_string())),
+        "onnx" => load_tensors(model.fuse(), read_state_dict(path)?, path),
+        _ => load_tensors(model, read_state_dict(path)?, path),
     }
 }
 
@@ -138,18 +145,7 @@ pub fn state_dict(model: &YoloV9) -> Result<Vec<NamedTensor>, ImportError> {
 /// re-initialised (the reference's `intersect_dicts`). Returns the model, the number of tensors
 /// loaded and the names of the model's tensors left as initialised.
 pub fn load_matching(model: YoloV9, path: &Path) -> Result<(YoloV9, usize, Vec<String>), ImportError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let tensors = match ext.as_str() {
-        "pt" | "pth" => read_pytorch(path)?,
-        _ => {
-            let bytes = std::fs::read(path).map_err(|e| read_err(path, e.to_string()))?;
-            read_safetensors(&bytes, path)?
-        }
-    };
+    let tensors = read_state_dict(path)?;
     let ours: std::collections::HashMap<String, Vec<usize>> = state_dict(&model)?
         .into_iter()
         .map(|t| (t.name, t.shape))

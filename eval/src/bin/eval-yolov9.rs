@@ -88,7 +88,7 @@ enum Command {
 }
 
 fn coco(gt: &std::path::Path, detections: &std::path::Path, json: bool) -> anyhow::Result<()> {
-    use zoo_eval::metrics::coco::{GroundTruth, STAT_NAMES, evaluate, read_results};
+    use zoo_eval::metrics::coco::{GroundTruth, evaluate, read_results};
     let truth = GroundTruth::read(gt)?;
     let results = read_results(detections)?;
     let e = evaluate(&truth, &results, &detections.display().to_string())?;
@@ -120,12 +120,7 @@ fn coco(gt: &std::path::Path, detections: &std::path::Path, json: bool) -> anyho
         println!("  {id:>4} {name:<20} {ap:.3}");
     }
     if json {
-        let obj: serde_json::Map<String, serde_json::Value> = STAT_NAMES
-            .iter()
-            .zip(e.stats)
-            .map(|(n, v)| (n.to_string(), v.into()))
-            .collect();
-        println!("{}", serde_json::Value::Object(obj));
+        println!("{}", e.stats_json());
     }
     Ok(())
 }
@@ -143,9 +138,7 @@ fn val(
     let weights = zoo_weights::run::weights_path(checkpoint)?;
     let device = burn::tensor::Device::flex();
     let cfg = YoloConfig::from_name(&setup.model, setup.num_classes)?;
-    let model = zoo_weights::load_module(cfg.init(&device)?, &weights)?
-        .remove_pgi()
-        .fuse();
+    let model = load_for_inference(&cfg, &weights, &device)?;
     let data = match val_dir {
         Some(dir) => DetectionData::Yolo {
             train: dir.to_path_buf(),
@@ -186,12 +179,7 @@ fn val(
     let png = dir.join("pr_curve.png");
     zoo_eval::plot::line_plot(&png, "precision-recall at IoU 0.5", "recall", &series)
         .map_err(anyhow::Error::msg)?;
-    let obj: serde_json::Map<String, serde_json::Value> = STAT_NAMES
-        .iter()
-        .zip(e.stats)
-        .map(|(n, v)| (n.to_string(), v.into()))
-        .collect();
-    let metrics = serde_json::Value::Object(obj);
+    let metrics = e.stats_json();
     zoo_weights::atomic::write_json_atomic(dir.join("val_metrics.json"), &metrics)
         .with_context(|| format!("writing {}", dir.join("val_metrics.json").display()))?;
     if json {

@@ -167,6 +167,18 @@ pub struct CocoEval {
     pub pr_curves: Vec<(Id, Vec<f64>)>,
 }
 
+impl CocoEval {
+    /// The 12 numbers as one JSON object keyed by [`STAT_NAMES`].
+    pub fn stats_json(&self) -> serde_json::Value {
+        STAT_NAMES
+            .iter()
+            .zip(self.stats)
+            .map(|(n, v)| (n.to_string(), serde_json::Value::from(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
 /// numpy's `linspace(start, stop, num)` values (endpoint included).
 fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
     let step = (stop - start) / (num - 1) as f64;

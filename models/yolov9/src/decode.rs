@@ -64,7 +64,7 @@ pub fn flatten_levels(levels: &[Tensor<4>]) -> (Tensor<3>, Vec<[usize; 2]>) {
 /// x1y1 = anchor - d_lt, x2y2 = anchor + d_rb (in strides).
 pub fn decode(levels: &[Tensor<4>]) -> Tensor<3> {
     let (x, sizes) = flatten_levels(levels);
-    let [b, no, a] = x.dims();
+    let [_, no, a] = x.dims();
     let device = x.device();
     let dist = dfl(x.clone().narrow(1, 0, 4 * REG_MAX));
     let cls = x.narrow(1, 4 * REG_MAX, no - 4 * REG_MAX);
@@ -78,7 +78,6 @@ pub fn decode(levels: &[Tensor<4>]) -> Tensor<3> {
     let centre = (x1y1.clone() + x2y2.clone()) / 2.0;
     let wh = x2y2 - x1y1;
     let boxes = Tensor::cat(vec![centre, wh], 1) * strides;
-    let _ = b;
     Tensor::cat(vec![boxes, sigmoid(cls)], 1)
 }
 

@@ -148,11 +148,7 @@ fn verify_yolo(
     tol: f64,
 ) -> anyhow::Result<bool> {
     let device = Device::flex();
-    let model = cfg.init(&device)?;
-    let is_onnx = weights
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    let model = load_yolov9(if is_onnx { model.fuse() } else { model }, weights)?;
+    let model = load_yolov9(cfg.init(&device)?, weights)?;
     let x = read(input)?;
     let dims: [usize; 4] = x.shape.clone().try_into().map_err(|_| {
         anyhow::anyhow!(
