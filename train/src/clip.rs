@@ -43,6 +43,7 @@ pub fn default_train() -> TrainConfig {
                 params: r"(\.gamma|\.beta|\.bias|logit_scale|class_embedding)$".into(),
                 weight_decay: Some(0.0),
                 lr_scale: 1.0,
+                warmup_start_lr: None,
             }],
             ..Default::default()
         },

@@ -5,13 +5,19 @@
 //! passed explicitly. Parameter groups select parameters by a regular expression on their path
 //! (e.g. `bias$`) and override weight decay or scale the learning rate; as in Burn, when several
 //! groups match a parameter the last one wins.
+//!
+//! YOLO's warmup (WongKinYiu/yolov9 `train_dual.py`) needs two things Burn's SGD lacks: a group
+//! whose warmup starts above its rate (biases fall from 0.1 to lr0) and a momentum that rises
+//! during the warmup (0.8 -> 0.937): [`ParamGroupConfig::warmup_start_lr`] and
+//! [`OptimizerConfig::warmup_momentum`] ([`WarmupSgd`]).
 
 use crate::schedule::{Schedule, ScheduleConfig};
 use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RecordState, SgdConfig, StateSink, StateSource};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Which update rule.
@@ -51,6 +57,9 @@ pub struct OptimizerConfig {
     pub weight_decay: Option<f64>,
     /// Parameter groups, matched in order (last match wins).
     pub groups: Vec<ParamGroupConfig>,
+    /// SGD: momentum at the first step; it rises linearly to `momentum` over the schedule's
+    /// warmup (YOLO: 0.8). `None`: constant momentum.
+    pub warmup_momentum: Option<f64>,
 }
 
 impl Default for OptimizerConfig {
@@ -66,6 +75,7 @@ impl Default for OptimizerConfig {
             eps: 1e-8,
             weight_decay: None,
             groups: Vec::new(),
+            warmup_momentum: None,
         }
     }
 }
@@ -82,6 +92,10 @@ pub struct ParamGroupConfig {
     /// Learning-rate multiplier for this group.
     #[serde(default = "one")]
     pub lr_scale: f64,
+    /// Rate at the start of a linear warmup for this group, instead of the schedule's
+    /// `start_factor x lr` (YOLO: 0.1 for biases, which fall to lr0 while the rest rise from 0).
+    #[serde(default)]
+    pub warmup_start_lr: Option<f64>,
 }
 
 fn one() -> f64 {
@@ -141,7 +155,21 @@ impl OptimizerConfig {
         if decays.flatten().any(|wd| !(wd.is_finite() && wd >= 0.0)) {
             return bad("weight decay must be finite and non-negative".into());
         }
+        if let Some(m) = self.warmup_momentum {
+            if self.kind != OptimizerKind::Sgd || self.momentum <= 0.0 {
+                return bad("warmup_momentum needs SGD with momentum > 0".into());
+            }
+            if !(0.0..1.0).contains(&m) {
+                return bad(format!("warmup_momentum must be in [0, 1), got {m}"));
+            }
+        }
         for g in &self.groups {
+            if g.warmup_start_lr.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+                return bad(format!(
+                    "group `{}`: warmup_start_lr must be finite and non-negative",
+                    g.params
+                ));
+            }
             if !(g.lr_scale.is_finite() && g.lr_scale >= 0.0) {
                 return bad(format!(
                     "group `{}`: lr_scale must be finite and non-negative",
@@ -153,10 +181,19 @@ impl OptimizerConfig {
         Ok(())
     }
 
-    /// The rule for one parameter group with weight decay `wd`.
-    fn rule(&self, wd: f64) -> Rule {
+    /// The rule for one parameter group with weight decay `wd`; a momentum warmup lasts
+    /// `warmup_steps` optimizer steps.
+    fn rule(&self, wd: f64, warmup_steps: usize) -> Rule {
         let decay = (wd > 0.0).then(|| WeightDecayConfig::new(wd as f32));
         match self.kind {
+            OptimizerKind::Sgd if self.warmup_momentum.is_some() => Rule::WarmupSgd(WarmupSgd {
+                momentum: self.momentum,
+                warmup_momentum: self.warmup_momentum.unwrap_or(self.momentum),
+                warmup_steps,
+                nesterov: self.nesterov,
+                dampening: self.dampening,
+                weight_decay: wd,
+            }),
             OptimizerKind::Sgd => {
                 let momentum = (self.momentum > 0.0).then(|| {
                     MomentumConfig::new()
@@ -183,14 +220,17 @@ impl OptimizerConfig {
         }
     }
 
-    /// Builds the module optimizer (base rule plus one rule per group).
-    pub fn init(&self) -> Result<ModuleOptimizer, OptimError> {
+    /// Builds the module optimizer (base rule plus one rule per group); `warmup_steps` is the
+    /// schedule's warmup ([`Schedule::warmup_steps`]), over which `warmup_momentum` rises.
+    pub fn init(&self, warmup_steps: usize) -> Result<ModuleOptimizer, OptimError> {
         self.validate()?;
         let base_wd = self.effective_weight_decay();
-        let mut optim = self.rule(base_wd).init();
+        let mut optim = self.rule(base_wd, warmup_steps).init();
         for g in &self.groups {
             let group = regex_group(&g.params)?;
-            optim = self.rule(g.weight_decay.unwrap_or(base_wd)).add_to(optim, group);
+            optim = self
+                .rule(g.weight_decay.unwrap_or(base_wd), warmup_steps)
+                .add_to(optim, group);
         }
         Ok(optim)
     }
@@ -203,15 +243,23 @@ impl OptimizerConfig {
         steps_per_epoch: usize,
         epochs: usize,
     ) -> Result<ModuleLrScheduler, OptimError> {
-        let make = |scale: f64| Schedule::new(schedule.clone(), self.lr * scale, steps_per_epoch, epochs);
-        let base = make(1.0).map_err(OptimError::Invalid)?;
+        let make = |scale: f64, start: Option<f64>| {
+            let lr = self.lr * scale;
+            let mut config = schedule.clone();
+            if let Some(start) = start {
+                // An absolute starting rate, as a fraction of this group's rate (0 for a zero rate).
+                config.start_factor = if lr > 0.0 { start / lr } else { 0.0 };
+            }
+            Schedule::new(config, lr, steps_per_epoch, epochs)
+        };
+        let base = make(1.0, None).map_err(OptimError::Invalid)?;
         let mut sched = ModuleLrScheduler::new(base);
         for g in &self.groups {
             // Every group gets its own entry, so that a later group with scale 1 still overrides an
             // earlier one with another scale (last match wins, as for the optimizer rules).
             sched = sched.with_group(
                 regex_group(&g.params)?,
-                make(g.lr_scale).map_err(OptimError::Invalid)?,
+                make(g.lr_scale, g.warmup_start_lr).map_err(OptimError::Invalid)?,
             );
         }
         Ok(sched)
@@ -219,6 +267,7 @@ impl OptimizerConfig {
 }
 
 enum Rule {
+    WarmupSgd(WarmupSgd),
     Sgd(SgdConfig),
     Adam(AdamConfig),
     AdamW(AdamWConfig),
@@ -227,6 +276,7 @@ enum Rule {
 impl Rule {
     fn init(&self) -> ModuleOptimizer {
         match self {
+            Rule::WarmupSgd(o) => ModuleOptimizer::from(o.clone()),
             Rule::Sgd(c) => c.init(),
             Rule::Adam(c) => c.init(),
             Rule::AdamW(c) => c.init(),
@@ -235,6 +285,7 @@ impl Rule {
 
     fn add_to(&self, optim: ModuleOptimizer, group: ParamGroup) -> ModuleOptimizer {
         match self {
+            Rule::WarmupSgd(o) => optim.with_group(group, o.clone(), None),
             Rule::Sgd(c) => optim.with_group(group, c.build(), None),
             Rule::Adam(c) => optim.with_group(group, c.build(), None),
             Rule::AdamW(c) => optim.with_group(group, c.build(), None),
@@ -247,4 +298,102 @@ fn regex_group(pattern: &str) -> Result<ParamGroup, OptimError> {
         pattern: pattern.to_string(),
         message: format!("{e:?}"),
     })
+}
+
+/// `torch.optim.SGD` (L2 weight decay, momentum with dampening, Nesterov) whose momentum rises
+/// linearly from `warmup_momentum` to `momentum` over the first `warmup_steps` updates, as YOLO's
+/// warmup sets `param_group['momentum'] = interp(step, [0, nw], [0.8, 0.937])` before each step.
+/// The update count lives in each parameter's state, so a resumed run continues the ramp.
+#[derive(Debug, Clone)]
+pub struct WarmupSgd {
+    /// Momentum after the warmup.
+    pub momentum: f64,
+    /// Momentum of the first update.
+    pub warmup_momentum: f64,
+    /// Updates over which the momentum rises.
+    pub warmup_steps: usize,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Dampening (PyTorch: 0).
+    pub dampening: f64,
+    /// L2 weight decay added to the gradient.
+    pub weight_decay: f64,
+}
+
+/// State of [`WarmupSgd`] for one parameter.
+#[derive(Clone)]
+pub struct WarmupSgdState<const D: usize> {
+    /// Updates taken.
+    pub time: usize,
+    /// Momentum buffer.
+    pub velocity: Tensor<D>,
+}
+
+// Written by hand: the derive names paths of Burn's own crates.
+impl<const D: usize> RecordState for WarmupSgdState<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        out.push_scalar(prefix, "time", burn_pack::Scalar::UInt(self.time as u64));
+        out.push_tensor(prefix, "velocity", self.velocity.to_data());
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &burn::tensor::Device) -> Option<Self> {
+        let time = match src.take_scalar(prefix, "time")? {
+            burn_pack::Scalar::UInt(t) => usize::try_from(t).ok()?,
+            _ => return None,
+        };
+        let velocity = Tensor::from_data(src.take_tensor(prefix, "velocity")?, device);
+        Some(Self { time, velocity })
+    }
+}
+
+impl WarmupSgd {
+    /// Momentum of update `time` (0-based).
+    pub fn momentum_at(&self, time: usize) -> f64 {
+        if time >= self.warmup_steps {
+            return self.momentum;
+        }
+        let t = time as f64 / self.warmup_steps as f64;
+        self.warmup_momentum + (self.momentum - self.warmup_momentum) * t
+    }
+}
+
+impl burn::optim::Optimizer for WarmupSgd {
+    type State<const D: usize> = WarmupSgdState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        mut grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        if self.weight_decay > 0.0 {
+            grad = grad.add(tensor.clone().mul_scalar(self.weight_decay));
+        }
+        let time = state.as_ref().map_or(0, |s| s.time);
+        let m = self.momentum_at(time);
+        // PyTorch: the first update's buffer is the gradient itself (no dampening).
+        let velocity = match state {
+            Some(s) => s
+                .velocity
+                .mul_scalar(m)
+                .add(grad.clone().mul_scalar(1.0 - self.dampening)),
+            None => grad.clone(),
+        };
+        let update = if self.nesterov {
+            grad.add(velocity.clone().mul_scalar(m))
+        } else {
+            velocity.clone()
+        };
+        let state = WarmupSgdState {
+            time: time + 1,
+            velocity,
+        };
+        (tensor - update.mul_scalar(lr), Some(state))
+    }
+
+    fn to_device<const D: usize>(mut state: Self::State<D>, device: &burn::tensor::Device) -> Self::State<D> {
+        state.velocity = state.velocity.to_device(device);
+        state
+    }
 }

@@ -73,6 +73,9 @@ pub struct ScheduleConfig {
     pub step_size: usize,
     /// Warmup length `W` in units (0 = none).
     pub warmup: usize,
+    /// Warmup length in epochs (fractions allowed); the warmup lasts the longer of this and
+    /// `warmup` (YOLO: max(3 epochs, 100 steps)).
+    pub warmup_epochs: f64,
     /// Warmup kind.
     pub warmup_kind: Warmup,
     /// Linear warmup starts at `start_factor * lr`.
@@ -91,6 +94,7 @@ impl Default for ScheduleConfig {
             gamma: 0.1,
             step_size: 1,
             warmup: 0,
+            warmup_epochs: 0.0,
             warmup_kind: Warmup::Linear,
             start_factor: 0.0,
             constant_lr: 1e-5,
@@ -112,6 +116,9 @@ impl ScheduleConfig {
         }
         if self.decay_length == Some(0) {
             return Err("schedule: decay_length must be at least 1".into());
+        }
+        if !non_negative(self.warmup_epochs) {
+            return Err("schedule: warmup_epochs must be finite and non-negative".into());
         }
         if !(non_negative(self.start_factor) && non_negative(self.constant_lr)) {
             return Err("schedule: warmup rates must be finite and non-negative".into());
@@ -136,6 +143,7 @@ pub struct Schedule {
     lr: f64,
     steps_per_epoch: usize,
     total_units: usize,
+    warmup_units: usize,
     /// Optimizer steps taken so far.
     step: usize,
 }
@@ -154,11 +162,19 @@ impl Schedule {
             Unit::Step => steps_per_epoch * epochs,
             Unit::Epoch => epochs,
         };
+        let per_epoch = match config.unit {
+            Unit::Step => steps_per_epoch,
+            Unit::Epoch => 1,
+        };
+        let warmup_units = config
+            .warmup
+            .max((config.warmup_epochs * per_epoch as f64).round() as usize);
         Ok(Self {
             config,
             lr,
             steps_per_epoch,
             total_units: total_units.max(1),
+            warmup_units,
             step: 0,
         })
     }
@@ -170,7 +186,7 @@ impl Schedule {
             Unit::Epoch => step / self.steps_per_epoch,
         };
         let c = &self.config;
-        let w = c.warmup;
+        let w = self.warmup_units;
         if t < w {
             return match c.warmup_kind {
                 Warmup::Constant => c.constant_lr,
@@ -196,6 +212,14 @@ impl Schedule {
             Decay::Linear => self.lr * (1.0 - (1.0 - f) * u),
             Decay::Cosine => self.lr * (f + (1.0 - f) * 0.5 * (1.0 + (std::f64::consts::PI * u).cos())),
             Decay::Step => self.lr * c.gamma.powi((t / c.step_size) as i32),
+        }
+    }
+
+    /// Length of the warmup in optimizer steps.
+    pub fn warmup_steps(&self) -> usize {
+        match self.config.unit {
+            Unit::Step => self.warmup_units,
+            Unit::Epoch => self.warmup_units * self.steps_per_epoch,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::ema::{EmaConfig, ModelEma};
 use crate::optim::{OptimError, OptimizerConfig};
 use crate::params::{clip_grad_norm, scale_grads};
 use crate::report::{Reporter, StepLog};
-use crate::schedule::ScheduleConfig;
+use crate::schedule::{Schedule, ScheduleConfig};
 use burn::data::dataloader::{DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::module::Module;
@@ -158,6 +158,13 @@ pub struct TrainConfig {
     pub grad_clip_norm: Option<f64>,
     /// Batches whose gradients are averaged into one update.
     pub grad_accumulation: usize,
+    /// YOLO's nominal batch (`nbs`, 64 in WongKinYiu/yolov9 `train_dual.py`): accumulate
+    /// `max(round(nbs / (batch_size x devices)), 1)` batches and *sum* their gradients (the
+    /// reference's loss is already multiplied by the batch size), and scale weight decay by
+    /// `batch_size x devices x accumulation / nbs`. Replaces `grad_accumulation` when set. An
+    /// incomplete group at the end of an epoch still takes its step (the reference carries it
+    /// over into the next epoch).
+    pub nominal_batch: Option<usize>,
     /// Parameter EMA; when set, the EMA model is the one validated and saved.
     pub ema: Option<EmaConfig>,
     /// Weighted average of parameters across epochs; when set (and no EMA), the averaged model is
@@ -194,6 +201,7 @@ impl Default for TrainConfig {
             schedule: ScheduleConfig::default(),
             grad_clip_norm: None,
             grad_accumulation: 1,
+            nominal_batch: None,
             ema: None,
             average: None,
             shuffle: true,
@@ -210,6 +218,31 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Batches per optimizer step and device: `grad_accumulation`, or what `nominal_batch` asks
+    /// for with `devices` devices.
+    pub fn accumulation(&self, devices: usize) -> usize {
+        match self.nominal_batch {
+            // Python's round(): ties to even (nbs 40 at batch 16 accumulates 2 batches, not 3).
+            Some(nbs) => {
+                ((nbs as f64 / (self.batch_size * devices.max(1)) as f64).round_ties_even() as usize).max(1)
+            }
+            None => self.grad_accumulation,
+        }
+    }
+
+    /// The optimizer settings with `nominal_batch`'s weight-decay scaling applied.
+    pub fn optimizer_for(&self, devices: usize) -> OptimizerConfig {
+        let mut o = self.optimizer.clone();
+        if let Some(nbs) = self.nominal_batch {
+            let f = (self.batch_size * devices.max(1) * self.accumulation(devices)) as f64 / nbs as f64;
+            o.weight_decay = Some(o.effective_weight_decay() * f);
+            for g in &mut o.groups {
+                g.weight_decay = g.weight_decay.map(|wd| wd * f);
+            }
+        }
+        o
+    }
+
     /// Checks values a user could get wrong, with messages naming the field.
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: &str| Err(TrainError::Config(m.to_string()));
@@ -221,6 +254,9 @@ impl TrainConfig {
         }
         if self.grad_accumulation == 0 {
             return bad("train.grad_accumulation must be at least 1");
+        }
+        if self.nominal_batch == Some(0) {
+            return bad("train.nominal_batch must be at least 1");
         }
         if self.grad_clip_norm.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
             return bad("train.grad_clip_norm must be a positive number");
@@ -571,7 +607,8 @@ impl Trainer {
         } else {
             n.div_ceil(c.batch_size)
         };
-        batches.div_ceil(c.grad_accumulation * self.devices.len().max(1))
+        let n_dev = self.devices.len().max(1);
+        batches.div_ceil(c.accumulation(n_dev) * n_dev)
     }
 
     /// Trains `model` (created on any device; it is moved to the main device with autodiff).
@@ -602,8 +639,12 @@ impl Trainer {
             )));
         }
 
-        let mut optim = c.optimizer.init()?;
-        let mut sched = c.optimizer.scheduler(&c.schedule, spe, c.epochs)?;
+        let optimizer = c.optimizer_for(n_dev);
+        let warmup = Schedule::new(c.schedule.clone(), optimizer.lr, spe, c.epochs)
+            .map_err(TrainError::Config)?
+            .warmup_steps();
+        let mut optim = optimizer.init(warmup)?;
+        let mut sched = optimizer.scheduler(&c.schedule, spe, c.epochs)?;
         let avg_group = c
             .average
             .as_ref()
@@ -671,7 +712,7 @@ impl Trainer {
                 message: e.to_string(),
             })?;
         let multi = (n_dev > 1).then(|| MultiDevicesTrainStep::<Replica<M>>::new(&devices));
-        let step_group = c.grad_accumulation * n_dev;
+        let step_group = c.accumulation(n_dev) * n_dev;
         let mut steps_this_process = 0u64;
         let mut stopped_early = false;
         let mut last_lr = 0.0;
@@ -743,7 +784,7 @@ impl Trainer {
                 }
                 cursor = group_end;
                 let mut grads = accumulator.grads();
-                if micro > 1 {
+                if micro > 1 && c.nominal_batch.is_none() {
                     // Each micro-batch loss is a mean over its samples: average, as one big batch would.
                     scale_grads(&model, &mut grads, 1.0 / micro as f64);
                 }

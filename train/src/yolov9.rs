@@ -34,12 +34,14 @@ pub struct YoloRun {
     pub train: TrainConfig,
 }
 
-/// The reference's recipe (`hyp.scratch-high.yaml`, `train_dual.py`) where the loop supports it:
-/// SGD lr 0.01, Nesterov momentum 0.937, weight decay 5e-4 on weights only (biases and BN
-/// parameters without), linear decay per step to 0.01 x, gradient clipping 10, EMA. Deviations:
-/// a 100-step linear warmup of every rate from 0 (the reference warms biases down from 0.1 and
-/// momentum up from 0.8, over max(3 epochs, 100) steps), no nominal-batch accumulation, and 10
-/// epochs at batch 8 instead of 500 at 16-128.
+/// The reference's recipe (`hyp.scratch-high.yaml`, `train_dual.py`): SGD lr 0.01, Nesterov
+/// momentum 0.937, weight decay 5e-4 on weights only (biases and BN parameters without); a
+/// warmup over max(3 epochs, 100 steps) in which biases' rate falls from 0.1 to lr0, every other
+/// rate rises from 0 and momentum rises from 0.8; then linear decay to 0.01 x; gradient clipping
+/// 10; EMA. Deviations, for a run that fits a CPU: 10 epochs at batch 8 instead of 500 at
+/// 16-128, no nominal-batch accumulation (set `train.nominal_batch` to 64 for the reference's:
+/// at batch 8 it takes one step per 8 batches), decay per step rather than per epoch, and the
+/// warmup counted in optimizer steps rather than batches.
 pub fn default_train() -> TrainConfig {
     TrainConfig {
         epochs: 10,
@@ -50,11 +52,23 @@ pub fn default_train() -> TrainConfig {
             momentum: 0.937,
             nesterov: true,
             weight_decay: Some(5e-4),
-            groups: vec![ParamGroupConfig {
-                params: r"(bias|gamma|beta)$".into(),
-                weight_decay: Some(0.0),
-                lr_scale: 1.0,
-            }],
+            // The reference's groups: biases (of convolutions and BN) without decay, warmed down
+            // from 0.1; BN scales without decay; every other weight with decay.
+            groups: vec![
+                ParamGroupConfig {
+                    params: r"gamma$".into(),
+                    weight_decay: Some(0.0),
+                    lr_scale: 1.0,
+                    warmup_start_lr: None,
+                },
+                ParamGroupConfig {
+                    params: r"(bias|beta)$".into(),
+                    weight_decay: Some(0.0),
+                    lr_scale: 1.0,
+                    warmup_start_lr: Some(0.1),
+                },
+            ],
+            warmup_momentum: Some(0.8),
             ..Default::default()
         },
         schedule: ScheduleConfig {
@@ -62,6 +76,7 @@ pub fn default_train() -> TrainConfig {
             decay: Decay::Linear,
             final_factor: 0.01,
             warmup: 100,
+            warmup_epochs: 3.0,
             warmup_kind: Warmup::Linear,
             start_factor: 0.0,
             ..Default::default()

@@ -101,6 +101,34 @@ fn two_devices_equal_one_device_with_twice_the_batch() {
         diff < 1e-4,
         "gradient accumulation diverged from the big-batch run by {diff}"
     );
+    // YOLO's nominal batch sums the accumulated gradients: with SGD, at half the rate it equals
+    // averaging at the full rate (over whole groups: 18 full batches per epoch).
+    let mut mean = accum.clone();
+    mean.train.drop_last = true;
+    mean.train.optimizer.kind = zoo_train::optim::OptimizerKind::Sgd;
+    mean.train.optimizer.lr = 0.2;
+    mean.train.optimizer.weight_decay = Some(0.0);
+    let mut nominal = mean.clone();
+    nominal.train.grad_accumulation = 1;
+    nominal.train.nominal_batch = Some(32);
+    nominal.train.optimizer.lr = 0.1;
+    let d = train(&mean, &trainer(&mean, vec![Device::flex()], None)).unwrap();
+    let e = train(&nominal, &trainer(&nominal, vec![Device::flex()], None)).unwrap();
+    assert_eq!(d.steps, e.steps);
+    assert!(max_abs_diff(&d.model, &a.model) > 1e-3, "SGD differs from Adam");
+    let diff = max_abs_diff(&d.model, &e.model);
+    assert!(diff < 1e-4, "summed nominal-batch gradients diverged by {diff}");
+    // train_dual.py: accumulate = max(round(nbs / bs), 1) with Python's rounding, weight decay
+    // x bs x accumulate / nbs.
+    let mut c = nominal.train.clone();
+    c.optimizer.weight_decay = Some(5e-4);
+    c.nominal_batch = Some(40);
+    assert_eq!(c.accumulation(1), 2);
+    assert!((c.optimizer_for(1).effective_weight_decay() - 5e-4 * 0.8).abs() < 1e-12);
+    c.nominal_batch = Some(64);
+    c.batch_size = 8;
+    assert_eq!((c.accumulation(1), c.accumulation(2)), (8, 4));
+    assert!((c.optimizer_for(2).effective_weight_decay() - 5e-4).abs() < 1e-12);
 }
 
 #[test]

@@ -156,7 +156,7 @@ fn sgd_nesterov_weight_decay_matches_torch() {
         weight_decay: Some(0.01),
         ..Default::default()
     };
-    let mut optim = cfg.init().unwrap();
+    let mut optim = cfg.init(0).unwrap();
     let mut m = trainable([[1.0; 2]; 2], [1.0; 2]);
     let (mut p, mut buf) = (1.0f64, 0.0f64);
     for t in 0..3 {
@@ -178,10 +178,11 @@ fn adamw_and_groups_match_torch() {
             params: "bias$".into(),
             weight_decay: Some(0.0),
             lr_scale: 0.0,
+            warmup_start_lr: None,
         }],
         ..Default::default()
     };
-    let mut optim = cfg.init().unwrap();
+    let mut optim = cfg.init(0).unwrap();
     let mut sched = cfg.scheduler(&ScheduleConfig::default(), 1, 3).unwrap();
     let mut m = trainable([[1.0; 2]; 2], [1.0; 2]);
     let (mut p, mut m1, mut v1) = (1.0f64, 0.0f64, 0.0f64);
@@ -215,4 +216,66 @@ impl SameIds for Two {
             bias: Param::initialized(other.bias.id, self.bias.val()),
         }
     }
+}
+
+#[test]
+fn yolo_warmup_of_momentum_and_bias_rate_matches_the_reference() {
+    // train_dual.py over a 4-step warmup: before each step, momentum = interp(t, [0, 4],
+    // [0.8, 0.937]); the bias rate = interp(t, [0, 4], [0.1, lr(t)]), the weight rate
+    // interp(t, [0, 4], [0, lr(t)]); torch SGD (Nesterov, weight decay 5e-4 on the weight only)
+    // then applies them. Constant gradient 1; lr(t) decays linearly from 0.01 to 1e-4 over 8 steps.
+    use zoo_train::schedule::{Decay, Unit};
+    let cfg = OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        lr: 0.01,
+        momentum: 0.937,
+        nesterov: true,
+        weight_decay: Some(5e-4),
+        warmup_momentum: Some(0.8),
+        groups: vec![ParamGroupConfig {
+            params: "bias$".into(),
+            weight_decay: Some(0.0),
+            lr_scale: 1.0,
+            warmup_start_lr: Some(0.1),
+        }],
+        ..Default::default()
+    };
+    let schedule = ScheduleConfig {
+        unit: Unit::Step,
+        decay: Decay::Linear,
+        final_factor: 0.01,
+        warmup_epochs: 2.0,
+        ..Default::default()
+    };
+    // 2 steps per epoch, 4 epochs: warmup_epochs 2 -> 4 steps.
+    let s = zoo_train::schedule::Schedule::new(schedule.clone(), 0.01, 2, 4).unwrap();
+    assert_eq!(s.warmup_steps(), 4);
+    let mut optim = cfg.init(4).unwrap();
+    let mut sched = cfg.scheduler(&schedule, 2, 4).unwrap();
+    let mut m = trainable([[1.0; 2]; 2], [1.0; 2]);
+    let (mut w, mut b, mut bw, mut bb) = (1.0f64, 1.0f64, 0.0f64, 0.0f64);
+    for t in 0..6 {
+        let lr = sched.step();
+        let gr = grads(&m, [[1.0; 2]; 2], [1.0; 2]);
+        m = optim.step(lr, m, gr);
+        let decayed = 0.01 * (1.0 - 0.99 * t as f64 / 8.0);
+        let f = (t as f64 / 4.0).min(1.0);
+        let mom = 0.8 + (0.937 - 0.8) * f;
+        let (lr_w, lr_b) = if t < 4 {
+            (decayed * f, 0.1 + (decayed - 0.1) * f)
+        } else {
+            (decayed, decayed)
+        };
+        let gw = 1.0 + 5e-4 * w;
+        bw = if t == 0 { gw } else { mom * bw + gw };
+        w -= lr_w * (gw + mom * bw);
+        bb = if t == 0 { 1.0 } else { mom * bb + 1.0 };
+        b -= lr_b * (1.0 + mom * bb);
+        let v = values(&m);
+        close(&v[0], &[w as f32; 4], 1e-6);
+        close(&v[1], &[b as f32; 2], 1e-6);
+    }
+    // The step count is part of the optimizer's record: a resumed run continues the ramp.
+    let record = optim.to_record();
+    assert!(!record.is_empty());
 }
