@@ -1,7 +1,10 @@
 //! Detection inputs: YOLO label files, the letterbox of YOLO models (aspect-preserving resize,
 //! grey padding to a stride multiple) and the mapping of boxes back to the original image.
 
+pub mod augment;
+
 use crate::error::{DataError, Result};
+use augment::{DetectionAugment, PixelBox};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 
@@ -500,18 +503,22 @@ enum Source {
     Files(Vec<(PathBuf, Vec<YoloBox>)>),
 }
 
-/// A detection split for training or validation: every image letterboxed to `size` x `size`
-/// (grey 114 padding, upscaling allowed), boxes mapped along; in training, a horizontal flip
-/// with probability 0.5. Boxes narrower or lower than 2 pixels after the transform are dropped
-/// (the reference's `box_candidates`). Mosaic, mixup, the random affine and HSV jitter of the
-/// reference's recipe are not implemented yet.
+/// A detection split for training or validation. Validation: every image letterboxed to
+/// `size` x `size` (grey 114 padding, upscaling allowed), boxes mapped along. Training: the
+/// reference's pipeline with [`DetectionAugment`]: a mosaic of four images (with probability
+/// `mosaic`, not in the last `close_mosaic` epochs) or one letterboxed image, then a random
+/// affine warp, mixup of a second mosaic, HSV jitter and flips. Boxes narrower or lower than 2
+/// pixels after the transform are dropped (the reference's `box_candidates`).
 #[derive(Debug, Clone)]
 pub struct DetectionSet {
     source: Source,
     /// Square side of the letterboxed images (a multiple of 32).
     pub size: u32,
-    /// Probability of a horizontal flip in training.
-    pub flip: f64,
+    /// Training augmentation.
+    pub augment: DetectionAugment,
+    /// Epochs of the run, for close-mosaic (mosaic stops at `epochs - close_mosaic`); `None`:
+    /// mosaic throughout.
+    pub epochs: Option<usize>,
 }
 
 impl DetectionSet {
@@ -520,7 +527,8 @@ impl DetectionSet {
         Self {
             source: Source::Memory(samples),
             size,
-            flip: 0.5,
+            augment: DetectionAugment::default(),
+            epochs: None,
         }
     }
 
@@ -529,7 +537,8 @@ impl DetectionSet {
         Self {
             source: Source::Files(split.items),
             size,
-            flip: 0.5,
+            augment: DetectionAugment::default(),
+            epochs: None,
         }
     }
 
@@ -541,37 +550,190 @@ impl DetectionSet {
         }
     }
 
-    fn load(&self, index: usize, flip: bool) -> Result<DetectionItem> {
-        let (owned, boxes): (std::borrow::Cow<'_, RgbImage>, &[YoloBox]) = match &self.source {
+    /// Whether epoch `epoch` (0-based) still uses mosaics.
+    pub fn mosaic_in(&self, epoch: usize) -> bool {
+        self.augment.mosaic > 0.0
+            && self
+                .epochs
+                .is_none_or(|n| epoch < n.saturating_sub(self.augment.close_mosaic))
+    }
+
+    fn original(&self, index: usize) -> Result<(std::borrow::Cow<'_, RgbImage>, &[YoloBox])> {
+        Ok(match &self.source {
             Source::Memory(v) => (std::borrow::Cow::Borrowed(&v[index].image), &v[index].boxes),
             Source::Files(v) => (
                 std::borrow::Cow::Owned(crate::image::decode_rgb(&v[index].0)?),
                 &v[index].1,
             ),
-        };
+        })
+    }
+
+    /// Image `index` letterboxed to `size` x `size`, with its boxes in pixels.
+    fn letterboxed(&self, index: usize) -> Result<(RgbImage, Vec<PixelBox>)> {
+        let (img, boxes) = self.original(index)?;
         let cfg = LetterboxConfig {
             size: self.size,
             minimal: false,
             ..LetterboxConfig::default()
         };
-        let lb = letterbox(&owned, &cfg);
-        let (w0, h0) = (lb.original.0 as f32, lb.original.1 as f32);
+        let lb = letterbox(&img, &cfg);
+        let (w0, h0) = (lb.original.0 as f32 * lb.gain, lb.original.1 as f32 * lb.gain);
+        Ok((lb.image, pixel_boxes(boxes, w0, h0, lb.pad)))
+    }
+
+    /// Image `index` resized so that its longer side is `size` (the reference's `load_image`:
+    /// sides `int(w r)`, `int(h r)`), with its boxes in pixels.
+    fn resized(&self, index: usize) -> Result<(RgbImage, Vec<PixelBox>)> {
+        let (img, boxes) = self.original(index)?;
+        let (w0, h0) = img.dimensions();
+        let r = f64::from(self.size) / f64::from(w0.max(h0));
+        let (w, h) = (
+            ((f64::from(w0) * r) as u32).max(1),
+            ((f64::from(h0) * r) as u32).max(1),
+        );
+        let img = resize_bilinear(&img, w, h);
+        Ok((img, pixel_boxes(boxes, w as f32, h as f32, (0.0, 0.0))))
+    }
+
+    /// The reference's `load_mosaic`: four images (this one and three drawn) around a random
+    /// centre in [s/2, 3s/2) of a 2s x 2s grey canvas, then the random affine warp back to s x s.
+    fn mosaic(&self, index: usize, rng: &mut crate::Rng) -> Result<(RgbImage, Vec<PixelBox>)> {
+        use rand::RngExt;
+        let s = i64::from(self.size);
+        let xc = uniform(rng, s as f64 / 2.0, 1.5 * s as f64) as i64;
+        let yc = uniform(rng, s as f64 / 2.0, 1.5 * s as f64) as i64;
+        let mut indices = [index, 0, 0, 0];
+        for i in &mut indices[1..] {
+            *i = rng.random_range(0..self.len_items());
+        }
+        for i in (1..4).rev() {
+            indices.swap(i, rng.random_range(0..=i));
+        }
+        let mut canvas = RgbImage::from_pixel(2 * s as u32, 2 * s as u32, image::Rgb([PAD_VALUE; 3]));
+        let mut all = Vec::new();
+        for (k, &i) in indices.iter().enumerate() {
+            let (img, boxes) = self.resized(i)?;
+            let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+            // Destination (a) and source (b) rectangles of the reference's four quadrants.
+            let (a, b) = match k {
+                0 => {
+                    let a = [(xc - w).max(0), (yc - h).max(0), xc, yc];
+                    (a, [w - (a[2] - a[0]), h - (a[3] - a[1]), w, h])
+                }
+                1 => {
+                    let a = [xc, (yc - h).max(0), (xc + w).min(2 * s), yc];
+                    (a, [0, h - (a[3] - a[1]), w.min(a[2] - a[0]), h])
+                }
+                2 => {
+                    let a = [(xc - w).max(0), yc, xc, (2 * s).min(yc + h)];
+                    (a, [w - (a[2] - a[0]), 0, w, (a[3] - a[1]).min(h)])
+                }
+                _ => {
+                    let a = [xc, yc, (xc + w).min(2 * s), (2 * s).min(yc + h)];
+                    (a, [0, 0, w.min(a[2] - a[0]), (a[3] - a[1]).min(h)])
+                }
+            };
+            let crop = image::imageops::crop_imm(
+                &img,
+                b[0] as u32,
+                b[1] as u32,
+                (b[2] - b[0]) as u32,
+                (b[3] - b[1]) as u32,
+            )
+            .to_image();
+            image::imageops::replace(&mut canvas, &crop, a[0], a[1]);
+            let (padw, padh) = ((a[0] - b[0]) as f32, (a[1] - b[1]) as f32);
+            let limit = 2.0 * s as f32;
+            all.extend(boxes.into_iter().map(|bx| {
+                let [x1, y1, x2, y2] = bx.xyxy;
+                PixelBox {
+                    class: bx.class,
+                    xyxy: [x1 + padw, y1 + padh, x2 + padw, y2 + padh].map(|v| v.clamp(0.0, limit)),
+                }
+            }));
+        }
+        Ok(self.random_affine(&canvas, &all, -s / 2, rng))
+    }
+
+    /// The reference's `random_perspective` without perspective, on a canvas with `border`
+    /// pixels added (negative: removed) on every side.
+    fn random_affine(
+        &self,
+        img: &RgbImage,
+        boxes: &[PixelBox],
+        border: i64,
+        rng: &mut crate::Rng,
+    ) -> (RgbImage, Vec<PixelBox>) {
+        let a = &self.augment;
+        let out = (
+            (i64::from(img.width()) + 2 * border) as u32,
+            (i64::from(img.height()) + 2 * border) as u32,
+        );
+        let angle = uniform(rng, -a.degrees, a.degrees);
+        let gain = uniform(rng, 1.0 - a.scale, 1.0 + a.scale);
+        let shear = [uniform(rng, -a.shear, a.shear), uniform(rng, -a.shear, a.shear)];
+        let t = [
+            uniform(rng, 0.5 - a.translate, 0.5 + a.translate),
+            uniform(rng, 0.5 - a.translate, 0.5 + a.translate),
+        ];
+        let m = augment::affine_matrix(img.dimensions(), out, angle, gain, shear, t);
+        let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+        let warped = if border != 0 || m != identity {
+            augment::warp_affine(img, &m, out)
+        } else {
+            img.clone()
+        };
+        (warped, augment::warp_boxes(boxes, &m, out, gain))
+    }
+
+    fn train_item(&self, index: usize, epoch: usize, rng: &mut crate::Rng) -> Result<DetectionItem> {
+        use rand::RngExt;
+        let a = &self.augment;
+        let (mut img, mut boxes) = if self.mosaic_in(epoch) && rng.random::<f64>() < a.mosaic {
+            let (mut img, mut boxes) = self.mosaic(index, rng)?;
+            if a.mixup > 0.0 && rng.random::<f64>() < a.mixup {
+                let other = rng.random_range(0..self.len_items());
+                let (img2, boxes2) = self.mosaic(other, rng)?;
+                let beta = rand_distr::Beta::new(32.0, 32.0).expect("valid Beta parameters");
+                augment::mixup(&mut img, &img2, rand_distr::Distribution::sample(&beta, rng));
+                boxes.extend(boxes2);
+            }
+            (img, boxes)
+        } else {
+            let (img, boxes) = self.letterboxed(index)?;
+            self.random_affine(&img, &boxes, 0, rng)
+        };
+        if a.hsv_h > 0.0 || a.hsv_s > 0.0 || a.hsv_v > 0.0 {
+            let gains = [a.hsv_h, a.hsv_s, a.hsv_v].map(|g| 1.0 + uniform(rng, -1.0, 1.0) * g);
+            augment::hsv_jitter(&mut img, gains);
+        }
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        if rng.random_bool(a.flipud) {
+            image::imageops::flip_vertical_in_place(&mut img);
+            for b in &mut boxes {
+                let [x1, y1, x2, y2] = b.xyxy;
+                b.xyxy = [x1, h - y2, x2, h - y1];
+            }
+        }
+        if rng.random_bool(a.fliplr) {
+            image::imageops::flip_horizontal_in_place(&mut img);
+            for b in &mut boxes {
+                let [x1, y1, x2, y2] = b.xyxy;
+                b.xyxy = [w - x2, y1, w - x1, y2];
+            }
+        }
+        Ok(self.item(img, &boxes))
+    }
+
+    /// A square image and its pixel boxes as a model input: boxes clipped, those under 2 pixels
+    /// dropped, the rest normalised.
+    fn item(&self, image: RgbImage, boxes: &[PixelBox]) -> DetectionItem {
         let s = self.size as f32;
-        let mut out = Vec::with_capacity(boxes.len());
-        for b in boxes {
-            let [cx, cy, w, h] = b.cxcywh;
-            let (x1, y1) = (
-                (cx - w / 2.0) * w0 * lb.gain + lb.pad.0,
-                (cy - h / 2.0) * h0 * lb.gain + lb.pad.1,
-            );
-            let (x2, y2) = (
-                (cx + w / 2.0) * w0 * lb.gain + lb.pad.0,
-                (cy + h / 2.0) * h0 * lb.gain + lb.pad.1,
-            );
-            let (x1, x2) = if flip { (s - x2, s - x1) } else { (x1, x2) };
-            let [x1, y1, x2, y2] = [x1, y1, x2, y2].map(|v| v.clamp(0.0, s));
-            if x2 - x1 >= 2.0 && y2 - y1 >= 2.0 {
-                out.push(YoloBox {
+        let boxes = boxes
+            .iter()
+            .filter_map(|b| {
+                let [x1, y1, x2, y2] = b.xyxy.map(|v| v.clamp(0.0, s));
+                (x2 - x1 >= 2.0 && y2 - y1 >= 2.0).then(|| YoloBox {
                     class: b.class,
                     cxcywh: [
                         (x1 + x2) / 2.0 / s,
@@ -579,13 +741,9 @@ impl DetectionSet {
                         (x2 - x1) / s,
                         (y2 - y1) / s,
                     ],
-                });
-            }
-        }
-        let mut image = lb.image;
-        if flip {
-            image::imageops::flip_horizontal_in_place(&mut image);
-        }
+                })
+            })
+            .collect();
         let n = self.size as usize;
         let mut pixels = vec![0u8; 3 * n * n];
         for (i, p) in image.pixels().enumerate() {
@@ -593,30 +751,62 @@ impl DetectionSet {
                 pixels[c * n * n + i] = p[c];
             }
         }
-        Ok(DetectionItem {
+        DetectionItem {
             pixels,
             size: n,
-            boxes: out,
-        })
+            boxes,
+        }
     }
-}
 
-impl crate::Dataset<DetectionItem> for DetectionSet {
-    fn len(&self) -> usize {
+    fn len_items(&self) -> usize {
         match &self.source {
             Source::Memory(v) => v.len(),
             Source::Files(v) => v.len(),
         }
     }
+}
+
+/// `U(lo, hi)`, also for an empty range (then `lo`).
+fn uniform(rng: &mut crate::Rng, lo: f64, hi: f64) -> f64 {
+    use rand::RngExt;
+    lo + (hi - lo) * rng.random::<f64>()
+}
+
+/// Normalised boxes of an image shown `w` x `h` pixels large at offset `pad`, in pixel corners.
+fn pixel_boxes(boxes: &[YoloBox], w: f32, h: f32, pad: (f32, f32)) -> Vec<PixelBox> {
+    boxes
+        .iter()
+        .map(|b| {
+            let [cx, cy, bw, bh] = b.cxcywh;
+            PixelBox {
+                class: b.class,
+                xyxy: [
+                    (cx - bw / 2.0) * w + pad.0,
+                    (cy - bh / 2.0) * h + pad.1,
+                    (cx + bw / 2.0) * w + pad.0,
+                    (cy + bh / 2.0) * h + pad.1,
+                ],
+            }
+        })
+        .collect()
+}
+
+impl crate::Dataset<DetectionItem> for DetectionSet {
+    fn len(&self) -> usize {
+        self.len_items()
+    }
 
     fn get(&self, index: usize) -> Result<DetectionItem> {
-        self.load(index, false)
+        let (img, boxes) = self.letterboxed(index)?;
+        Ok(self.item(img, &boxes))
     }
 
     fn get_train(&self, index: usize, rng: &mut crate::Rng) -> Result<DetectionItem> {
-        use rand::RngExt;
-        let flip = rng.random_bool(self.flip);
-        self.load(index, flip)
+        self.train_item(index, 0, rng)
+    }
+
+    fn get_train_at(&self, index: usize, epoch: usize, rng: &mut crate::Rng) -> Result<DetectionItem> {
+        self.train_item(index, epoch, rng)
     }
 }
 
@@ -755,7 +945,8 @@ mod tests {
                 cxcywh: [0.9, 0.9, 0.01, 0.02],
             },
         ];
-        let set = DetectionSet::from_samples(vec![DetectionSample { image, boxes }], 64);
+        let mut set = DetectionSet::from_samples(vec![DetectionSample { image, boxes }], 64);
+        set.augment = DetectionAugment::flip_only();
         let item = set.get(0).unwrap();
         assert_eq!(item.boxes.len(), 1);
         let [cx, cy, w, h] = item.boxes[0].cxcywh;
@@ -779,6 +970,140 @@ mod tests {
         let batch = DetectionBatcher.batch(vec![item, flipped], &burn::tensor::Device::flex());
         assert_eq!(batch.images.dims(), [2, 3, 64, 64]);
         assert_eq!(batch.targets.iter().map(|t| t.0).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    /// Black images of various sizes with white rectangles, each labelled exactly.
+    fn rectangles() -> Vec<DetectionSample> {
+        (0..6u32)
+            .map(|i| {
+                let (w, h) = (80 + 16 * i, 60 + 8 * i);
+                let mut image = RgbImage::new(w, h);
+                let mut boxes = Vec::new();
+                for k in 0..=(i % 3) {
+                    let (x0, y0) = (5 + 25 * k + i, 6 + 15 * k);
+                    let (bw, bh) = (14 + 2 * i, 10 + 3 * k);
+                    for y in y0..y0 + bh {
+                        for x in x0..x0 + bw {
+                            image.put_pixel(x, y, image::Rgb([255; 3]));
+                        }
+                    }
+                    let (wf, hf) = (w as f32, h as f32);
+                    boxes.push(YoloBox {
+                        class: k as usize,
+                        cxcywh: [
+                            (x0 as f32 + bw as f32 / 2.0) / wf,
+                            (y0 as f32 + bh as f32 / 2.0) / hf,
+                            bw as f32 / wf,
+                            bh as f32 / hf,
+                        ],
+                    });
+                }
+                DetectionSample { image, boxes }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mosaic_and_affine_keep_boxes_on_their_objects() {
+        use crate::Dataset;
+        let mut set = DetectionSet::from_samples(rectangles(), 64);
+        set.augment = DetectionAugment {
+            mixup: 0.0,
+            hsv_h: 0.0,
+            hsv_s: 0.0,
+            hsv_v: 0.0,
+            flipud: 0.5,
+            ..DetectionAugment::default()
+        };
+        let (mut inside, mut white, mut most) = (0usize, 0usize, 0usize);
+        for draw in 0..40u64 {
+            let mut rng = crate::rng::rng_for(draw, &[]);
+            let item = set.get_train_at(draw as usize % 6, 0, &mut rng).unwrap();
+            assert_eq!((item.size, item.pixels.len()), (64, 3 * 64 * 64));
+            most = most.max(item.boxes.len());
+            let px = |x: usize, y: usize| item.pixels[y * 64 + x];
+            for b in &item.boxes {
+                assert!(b.cxcywh.iter().all(|v| (0.0..=1.0).contains(v)), "{b:?}");
+                let [cx, cy, _, _] = b.cxcywh.map(|v| v * 64.0);
+                assert!(
+                    px(cx as usize, cy as usize) > 150,
+                    "box {b:?} is not on a rectangle"
+                );
+            }
+            for y in 0..64 {
+                for x in 0..64 {
+                    if px(x, y) > 200 {
+                        white += 1;
+                        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                        inside += usize::from(item.boxes.iter().any(|b| {
+                            let [cx, cy, w, h] = b.cxcywh.map(|v| v * 64.0);
+                            (fx - cx).abs() <= w / 2.0 + 1.0 && (fy - cy).abs() <= h / 2.0 + 1.0
+                        }));
+                    }
+                }
+            }
+        }
+        // Objects from other images arrive with the mosaic (one image has at most 3).
+        assert!(most > 3, "mosaics bring in other images' objects");
+        // White pixels outside every box: slivers of rectangles cut at the border and rectangles
+        // shrunk under 2 pixels, whose boxes the reference's candidate filter drops (7 % here).
+        assert!(
+            inside as f64 >= 0.9 * white as f64,
+            "{inside} of {white} white pixels in boxes"
+        );
+    }
+
+    #[test]
+    fn close_mosaic_and_mixup() {
+        use crate::Dataset;
+        let mut set = DetectionSet::from_samples(rectangles(), 64);
+        set.augment.close_mosaic = 2;
+        set.epochs = Some(10);
+        assert!(set.mosaic_in(7) && !set.mosaic_in(8));
+        // Without mosaic, translation and scaling, training items are the letterboxed images
+        // (flipped or not).
+        set.augment = DetectionAugment {
+            fliplr: 0.0,
+            ..DetectionAugment::flip_only()
+        };
+        let mut rng = crate::rng::rng_for(0, &[]);
+        assert_eq!(set.get_train_at(3, 9, &mut rng).unwrap(), set.get(3).unwrap());
+        // Mixup: the boxes of two mosaics, pixels blended.
+        let mut a = RgbImage::from_pixel(2, 1, image::Rgb([200, 100, 0]));
+        augment::mixup(&mut a, &RgbImage::from_pixel(2, 1, image::Rgb([0, 50, 255])), 0.5);
+        assert_eq!(a.get_pixel(1, 0).0, [100, 75, 127]);
+        set.epochs = None;
+        set.augment = DetectionAugment {
+            mixup: 1.0,
+            ..DetectionAugment::default()
+        };
+        let n: usize = (0..10u64)
+            .map(|d| {
+                set.get_train_at(0, 0, &mut crate::rng::rng_for(d, &[]))
+                    .unwrap()
+                    .boxes
+                    .len()
+            })
+            .max()
+            .unwrap();
+        assert!(n > 6, "mixup of two mosaics: {n} boxes at most");
+        assert!(
+            DetectionAugment {
+                scale: 1.0,
+                ..DetectionAugment::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            DetectionAugment {
+                mixup: 1.5,
+                ..DetectionAugment::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(DetectionAugment::default().validate().is_ok());
     }
 
     #[test]

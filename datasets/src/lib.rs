@@ -45,6 +45,13 @@ pub trait Dataset<I>: Send + Sync {
         let _ = rng;
         self.get(index)
     }
+
+    /// The item at `index` as seen in training epoch `epoch` (0-based), for augmentations that
+    /// change over the run (YOLO's close-mosaic). Default: [`Dataset::get_train`].
+    fn get_train_at(&self, index: usize, epoch: usize, rng: &mut Rng) -> Result<I> {
+        let _ = epoch;
+        self.get_train(index, rng)
+    }
 }
 
 /// Turns a list of items into one batch of tensors on `device`.

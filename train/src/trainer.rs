@@ -498,7 +498,13 @@ fn load_train_items<I: Send>(
 ) -> Result<Vec<I>, zoo_datasets::DataError> {
     indices
         .par_iter()
-        .map(|&i| data.get_train(i, &mut rng_for(seed, &[ITEM_STREAM, epoch as u64, i as u64])))
+        .map(|&i| {
+            data.get_train_at(
+                i,
+                epoch,
+                &mut rng_for(seed, &[ITEM_STREAM, epoch as u64, i as u64]),
+            )
+        })
         .collect()
 }
 

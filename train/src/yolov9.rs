@@ -1,7 +1,9 @@
 //! Training of YOLOv9 / GELAN on the shared loop: the authors' loss (PGI's auxiliary head for
-//! yolov9-*), SGD with Nesterov momentum and no weight decay on biases and batch-norm
-//! parameters, linear warmup then linear decay to 1 %, gradient-norm clipping at 10, EMA of the
-//! weights (0.9999, ramp 2000), COCO mAP of the EMA model on the validation split each epoch.
+//! yolov9-*), their augmentation (mosaic, random affine, mixup, HSV, flips, close-mosaic), SGD
+//! with Nesterov momentum and no weight decay on biases and batch-norm parameters, their warmup
+//! (bias rate 0.1 -> lr0, momentum 0.8 -> 0.937) then linear decay to 1 %, gradient-norm
+//! clipping at 10, optional nominal-batch accumulation, EMA of the weights (0.9999, ramp 2000),
+//! COCO mAP of the EMA model on the validation split each epoch.
 
 use crate::cli::RunConfig;
 use crate::ema::EmaConfig;
@@ -10,6 +12,7 @@ use crate::schedule::{Decay, ScheduleConfig, Unit, Warmup};
 use crate::trainer::{BestMode, Data, FitResult, Hooks, StepOutput, TrainConfig, TrainModel, Trainer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use zoo_datasets::detection::augment::DetectionAugment;
 use zoo_datasets::detection::{DetectionBatch, DetectionBatcher, DetectionSet};
 use zoo_eval::yolov9::{DetectionData, FAMILY, evaluate_map};
 use zoo_yolov9::{LossConfig, Target, YoloConfig, YoloV9};
@@ -30,6 +33,9 @@ pub struct YoloRun {
     /// shape fit are loaded, the rest (the class branches, for another class count) keep their
     /// initialisation.
     pub pretrained: Option<std::path::PathBuf>,
+    /// Training augmentation (the reference's `hyp.scratch-high.yaml`; mosaic off for the last
+    /// `close_mosaic` epochs).
+    pub augment: DetectionAugment,
     /// Loop settings.
     pub train: TrainConfig,
 }
@@ -98,6 +104,11 @@ impl Default for YoloRun {
             imgsz: 256,
             data: DetectionData::default(),
             pretrained: None,
+            // The authors close mosaic for the last 15 of 500 epochs; 2 of the default 10 here.
+            augment: DetectionAugment {
+                close_mosaic: 2,
+                ..DetectionAugment::default()
+            },
             train: default_train(),
         }
     }
@@ -121,6 +132,7 @@ impl RunConfig for YoloRun {
                 "train the authors' gelan-* or yolov9-* models; ultralytics' head has no training recipe here"
             );
         }
+        self.augment.validate().map_err(anyhow::Error::msg)?;
         if self.imgsz == 0 || !self.imgsz.is_multiple_of(32) {
             anyhow::bail!("imgsz {} is not a positive multiple of 32", self.imgsz);
         }
@@ -184,7 +196,9 @@ impl Hooks<YoloV9> for Map<'_> {
 
 /// Trains the model `run` describes.
 pub fn train(run: &YoloRun, trainer: &Trainer) -> anyhow::Result<FitResult<YoloV9>> {
-    let (train_set, valid_set) = run.data.open(run.imgsz, run.num_classes)?;
+    let (mut train_set, valid_set) = run.data.open(run.imgsz, run.num_classes)?;
+    train_set.augment = run.augment.clone();
+    train_set.epochs = Some(run.train.epochs);
     let device = trainer.devices[0].clone();
     let mut model = YoloConfig::from_name(&run.model, run.num_classes)?.init(&device)?;
     if let Some(path) = &run.pretrained {
