@@ -436,6 +436,20 @@ pub struct YoloSplit {
     pub duplicates: usize,
     /// Label files without an image (ignored).
     pub orphan_labels: usize,
+    /// COCO annotations skipped: crowd regions and boxes without area (as the reference's
+    /// COCO-to-YOLO conversion skips them).
+    pub skipped: usize,
+}
+
+impl YoloSplit {
+    /// Appends another split's images and counts.
+    pub fn extend(&mut self, other: YoloSplit) {
+        self.items.extend(other.items);
+        self.missing_labels += other.missing_labels;
+        self.duplicates += other.duplicates;
+        self.orphan_labels += other.orphan_labels;
+        self.skipped += other.skipped;
+    }
 }
 
 /// Reads the images of `images_dir` (`.jpg`, `.jpeg`, `.png`, sorted) and their labels
@@ -481,7 +495,250 @@ pub fn read_yolo_split(images_dir: &Path, num_classes: usize) -> Result<YoloSpli
         missing_labels,
         duplicates,
         orphan_labels,
+        skipped: 0,
     })
+}
+
+/// Reads the images of `sources`, each a folder ([`read_yolo_split`]) or a `.txt` file listing
+/// image paths one per line (relative paths, with or without a leading `./`, are relative to
+/// the list's folder), with their YOLO labels.
+pub fn read_yolo_sources(sources: &[PathBuf], num_classes: usize) -> Result<YoloSplit> {
+    let mut split = YoloSplit {
+        items: Vec::new(),
+        missing_labels: 0,
+        duplicates: 0,
+        orphan_labels: 0,
+        skipped: 0,
+    };
+    for source in sources {
+        if source.is_dir() {
+            split.extend(read_yolo_split(source, num_classes)?);
+            continue;
+        }
+        let text = std::fs::read_to_string(source).map_err(|e| DataError::io(source, e))?;
+        let base = source.parent().unwrap_or(Path::new("."));
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let f = base.join(line.strip_prefix("./").unwrap_or(line));
+            if !crate::image::is_image(&f) {
+                return Err(DataError::format(
+                    source,
+                    format!("line {}: `{line}` is not a .jpg, .jpeg or .png file", i + 1),
+                ));
+            }
+            if !f.is_file() {
+                return Err(DataError::format(
+                    source,
+                    format!("line {}: image {} not found", i + 1, f.display()),
+                ));
+            }
+            match read_yolo_labels(&f, Some(num_classes))? {
+                Some((boxes, d)) => {
+                    split.duplicates += d;
+                    split.items.push((f, boxes));
+                }
+                None => {
+                    split.missing_labels += 1;
+                    split.items.push((f, Vec::new()));
+                }
+            }
+        }
+    }
+    if split.items.is_empty() {
+        return Err(DataError::invalid(format!(
+            "no images in {}",
+            sources
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(split)
+}
+
+/// A YOLO data YAML (the reference's `data/coco.yaml`): `path` (the dataset root, relative to
+/// the YAML's folder; default that folder), `train` and `val` (a folder, a `.txt` list of
+/// images, or a list of those, relative to the root), and `names` (a list, or a map from class
+/// index to name; `nc`, when given, must agree).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataYaml {
+    /// Training sources.
+    pub train: Vec<PathBuf>,
+    /// Validation sources.
+    pub val: Vec<PathBuf>,
+    /// Class names, by index.
+    pub names: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Names {
+    List(Vec<String>),
+    Map(std::collections::BTreeMap<usize, String>),
+}
+
+#[derive(serde::Deserialize)]
+struct RawDataYaml {
+    path: Option<String>,
+    train: OneOrMany,
+    val: OneOrMany,
+    names: Names,
+    nc: Option<usize>,
+}
+
+/// Reads a YOLO data YAML ([`DataYaml`]).
+pub fn read_data_yaml(path: &Path) -> Result<DataYaml> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let raw: RawDataYaml =
+        serde_norway::from_str(&text).map_err(|e| DataError::format(path, e.to_string()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let root = raw.path.as_deref().map_or(dir.to_path_buf(), |p| dir.join(p));
+    let resolve = |v: OneOrMany| -> Vec<PathBuf> {
+        let list = match v {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        };
+        list.into_iter().map(|p| root.join(p)).collect()
+    };
+    let names = match raw.names {
+        Names::List(v) => v,
+        Names::Map(m) => {
+            if let Some((i, _)) = m.iter().enumerate().find(|(i, (k, _))| i != *k) {
+                return Err(DataError::format(
+                    path,
+                    format!("field `names`: class indices must run 0, 1, 2, ...; index {i} is missing"),
+                ));
+            }
+            m.into_values().collect()
+        }
+    };
+    if names.is_empty() {
+        return Err(DataError::format(path, "field `names`: no classes"));
+    }
+    if let Some(nc) = raw.nc.filter(|&nc| nc != names.len()) {
+        return Err(DataError::format(
+            path,
+            format!("field `nc`: {nc}, but `names` has {} classes", names.len()),
+        ));
+    }
+    Ok(DataYaml {
+        train: resolve(raw.train),
+        val: resolve(raw.val),
+        names,
+    })
+}
+
+/// Reads a COCO instances file as a detection split: images `images_dir/<file_name>`, boxes
+/// normalised by the listed `width` and `height`, categories numbered 0, 1, ... in order of id
+/// (COCO's 80 of ids 1-90). Crowd regions and boxes without area are skipped and counted, images
+/// without annotations kept as backgrounds. Returns the split and the category names.
+pub fn read_coco_split(json: &Path, images_dir: &Path) -> Result<(YoloSplit, Vec<String>)> {
+    use crate::coco::{GroundTruth, Id};
+    use std::collections::HashMap;
+    let gt = GroundTruth::read(json)?;
+    let mut categories: Vec<_> = gt.categories.iter().collect();
+    categories.sort_by(|a, b| a.id.cmp(&b.id));
+    let class_of: HashMap<&Id, usize> = categories.iter().enumerate().map(|(i, c)| (&c.id, i)).collect();
+    let mut index_of: HashMap<&Id, usize> = HashMap::new();
+    let mut items = Vec::with_capacity(gt.images.len());
+    let mut sizes = Vec::with_capacity(gt.images.len());
+    for (i, img) in gt.images.iter().enumerate() {
+        let missing =
+            |field: &str| DataError::format(json, format!("images[{i}] (id {}): no `{field}`", img.id));
+        let file = img.file_name.as_ref().ok_or_else(|| missing("file_name"))?;
+        let (w, h) = (
+            img.width.ok_or_else(|| missing("width"))?,
+            img.height.ok_or_else(|| missing("height"))?,
+        );
+        if !(w > 0.0 && h > 0.0) {
+            return Err(DataError::format(
+                json,
+                format!("images[{i}] (id {}): size {w} x {h}", img.id),
+            ));
+        }
+        if index_of.insert(&img.id, i).is_some() {
+            return Err(DataError::format(
+                json,
+                format!("images[{i}]: duplicate id {}", img.id),
+            ));
+        }
+        items.push((images_dir.join(file), Vec::new()));
+        sizes.push((w, h));
+    }
+    let mut skipped = 0;
+    for (k, a) in gt.annotations.iter().enumerate() {
+        let &i = index_of.get(&a.image_id).ok_or_else(|| {
+            DataError::format(
+                json,
+                format!(
+                    "annotations[{k}] (id {}): image_id {} is not in `images`",
+                    a.id, a.image_id
+                ),
+            )
+        })?;
+        let &class = class_of.get(&a.category_id).ok_or_else(|| {
+            DataError::format(
+                json,
+                format!(
+                    "annotations[{k}] (id {}): category_id {} is not in `categories`",
+                    a.id, a.category_id
+                ),
+            )
+        })?;
+        let [x, y, bw, bh] = a.bbox;
+        if a.iscrowd != 0 || !(bw > 0.0 && bh > 0.0) || !(x.is_finite() && y.is_finite()) {
+            skipped += 1;
+            continue;
+        }
+        let (w, h) = sizes[i];
+        let clamp = |v: f64| v.clamp(0.0, 1.0) as f32;
+        let (x1, y1, x2, y2) = (
+            clamp(x / w),
+            clamp(y / h),
+            clamp((x + bw) / w),
+            clamp((y + bh) / h),
+        );
+        items[i].1.push(YoloBox {
+            class,
+            cxcywh: [(x1 + x2) / 2.0, (y1 + y2) / 2.0, x2 - x1, y2 - y1],
+        });
+    }
+    let missing: Vec<&PathBuf> = items.iter().map(|(p, _)| p).filter(|p| !p.is_file()).collect();
+    if let Some(first) = missing.first() {
+        return Err(DataError::format(
+            json,
+            format!(
+                "{} of {} listed images are not under {}, e.g. {}",
+                missing.len(),
+                items.len(),
+                images_dir.display(),
+                first.display()
+            ),
+        ));
+    }
+    let missing_labels = items.iter().filter(|(_, b)| b.is_empty()).count();
+    let names = categories.iter().map(|c| c.name.clone()).collect();
+    Ok((
+        YoloSplit {
+            items,
+            missing_labels,
+            duplicates: 0,
+            orphan_labels: 0,
+            skipped,
+        },
+        names,
+    ))
 }
 
 /// One detection example ready for a model: a square letterboxed image and its objects,

@@ -5,6 +5,7 @@
 //! Everything that reads a file lives here (or in `zoo-weights`); model crates never touch files.
 
 pub mod captions;
+pub mod coco;
 pub mod dassl;
 pub mod detection;
 pub mod error;

@@ -264,10 +264,28 @@ pub enum DetectionData {
     },
     /// A dataset in the YOLO layout: `images/<split>/*.jpg|png` beside `labels/<split>/*.txt`.
     Yolo {
-        /// The training images folder (e.g. `data/coco/images/train2017`).
+        /// The training images: a folder (e.g. `data/coco/images/train2017`) or a `.txt` list.
         train: std::path::PathBuf,
-        /// The validation images folder.
+        /// The validation images: a folder or a `.txt` list.
         val: std::path::PathBuf,
+    },
+    /// A YOLO data YAML (`data/coco.yaml`): sources and class names
+    /// ([`zoo_datasets::detection::read_data_yaml`]).
+    Yaml {
+        /// The YAML file.
+        data: std::path::PathBuf,
+    },
+    /// COCO instances files with their image folders (crowd regions skipped; categories in
+    /// order of id).
+    Coco {
+        /// Training annotations (`instances_train2017.json`).
+        train_json: std::path::PathBuf,
+        /// Training images folder.
+        train_images: std::path::PathBuf,
+        /// Validation annotations.
+        val_json: std::path::PathBuf,
+        /// Validation images folder.
+        val_images: std::path::PathBuf,
     },
 }
 
@@ -283,11 +301,50 @@ impl Default for DetectionData {
     }
 }
 
+/// Opened training and validation splits and the class names.
+#[derive(Debug, Clone)]
+pub struct DetectionSplits {
+    /// Training split.
+    pub train: DetectionSet,
+    /// Validation split.
+    pub val: DetectionSet,
+    /// Class names, by index.
+    pub names: Vec<String>,
+}
+
+fn split_note(what: &str, split: &zoo_datasets::detection::YoloSplit) {
+    if split.missing_labels + split.orphan_labels + split.duplicates + split.skipped > 0 {
+        eprintln!(
+            "{what}: {} images without labels (kept as backgrounds), {} label files without an image (ignored), {} duplicate labels dropped, {} crowd or empty COCO boxes skipped",
+            split.missing_labels, split.orphan_labels, split.duplicates, split.skipped
+        );
+    }
+}
+
 impl DetectionData {
-    /// Training and validation splits letterboxed to `imgsz`, with the class count they need
-    /// (4 for the shapes; for files, `num_classes` bounds the label classes).
-    pub fn open(&self, imgsz: u32, num_classes: usize) -> anyhow::Result<(DetectionSet, DetectionSet)> {
-        use zoo_datasets::detection::{ShapesDetection, read_yolo_split};
+    /// Training and validation splits letterboxed to `imgsz`, and the class names. The class
+    /// count must be `num_classes` (4 for the shapes, the names' count for a YAML or COCO file;
+    /// for YOLO folders it bounds the label classes and names come from [`class_names`]).
+    pub fn open(&self, imgsz: u32, num_classes: usize) -> anyhow::Result<DetectionSplits> {
+        use zoo_datasets::detection::{
+            DETECTION_SHAPES, ShapesDetection, read_coco_split, read_data_yaml, read_yolo_sources,
+        };
+        let check = |names: &[String], source: &std::path::Path| -> anyhow::Result<()> {
+            if names.len() != num_classes {
+                bail!(
+                    "{} has {} classes, the model {num_classes} (set --nc {})",
+                    source.display(),
+                    names.len(),
+                    names.len()
+                );
+            }
+            Ok(())
+        };
+        let yolo = |sources: &[std::path::PathBuf]| -> anyhow::Result<DetectionSet> {
+            let split = read_yolo_sources(sources, num_classes)?;
+            split_note(&sources[0].display().to_string(), &split);
+            Ok(DetectionSet::from_split(split, imgsz))
+        };
         Ok(match self {
             Self::Shapes {
                 train,
@@ -302,26 +359,49 @@ impl DetectionData {
                     max_objects: *max_objects,
                     seed: *seed,
                 };
-                (
-                    DetectionSet::from_samples(g(*train).generate(0)?, imgsz),
-                    DetectionSet::from_samples(g(*val).generate(1)?, imgsz),
-                )
+                DetectionSplits {
+                    train: DetectionSet::from_samples(g(*train).generate(0)?, imgsz),
+                    val: DetectionSet::from_samples(g(*val).generate(1)?, imgsz),
+                    names: DETECTION_SHAPES.iter().map(|s| s.to_string()).collect(),
+                }
             }
-            Self::Yolo { train, val } => {
-                let open = |dir: &std::path::Path| -> anyhow::Result<DetectionSet> {
-                    let split = read_yolo_split(dir, num_classes)?;
-                    if split.missing_labels + split.orphan_labels + split.duplicates > 0 {
-                        eprintln!(
-                            "{}: {} images without labels (kept as backgrounds), {} label files without an image (ignored), {} duplicate labels dropped",
-                            dir.display(),
-                            split.missing_labels,
-                            split.orphan_labels,
-                            split.duplicates
-                        );
-                    }
-                    Ok(DetectionSet::from_split(split, imgsz))
-                };
-                (open(train)?, open(val)?)
+            Self::Yolo { train, val } => DetectionSplits {
+                train: yolo(std::slice::from_ref(train))?,
+                val: yolo(std::slice::from_ref(val))?,
+                names: class_names(None, num_classes)?,
+            },
+            Self::Yaml { data } => {
+                let y = read_data_yaml(data)?;
+                check(&y.names, data)?;
+                DetectionSplits {
+                    train: yolo(&y.train)?,
+                    val: yolo(&y.val)?,
+                    names: y.names,
+                }
+            }
+            Self::Coco {
+                train_json,
+                train_images,
+                val_json,
+                val_images,
+            } => {
+                let (train, names) = read_coco_split(train_json, train_images)?;
+                check(&names, train_json)?;
+                split_note(&train_json.display().to_string(), &train);
+                let (val, val_names) = read_coco_split(val_json, val_images)?;
+                if val_names != names {
+                    bail!(
+                        "{} and {} list different categories",
+                        train_json.display(),
+                        val_json.display()
+                    );
+                }
+                split_note(&val_json.display().to_string(), &val);
+                DetectionSplits {
+                    train: DetectionSet::from_split(train, imgsz),
+                    val: DetectionSet::from_split(val, imgsz),
+                    names,
+                }
             }
         })
     }
@@ -362,7 +442,12 @@ pub fn evaluate_map(
             .enumerate()
         {
             let id = (start + i) as i64;
-            gt.images.push(GtImage { id: Id::Num(id) });
+            gt.images.push(GtImage {
+                id: Id::Num(id),
+                file_name: None,
+                width: None,
+                height: None,
+            });
             for d in image_boxes {
                 let [x1, y1, x2, y2] = d.bbox.map(f64::from);
                 results.push(DetResult {

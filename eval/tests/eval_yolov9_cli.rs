@@ -244,10 +244,34 @@ fn val_reads_a_run_directory() {
         serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
     assert_eq!(stats.as_object().unwrap().len(), 12);
     assert!(
-        text.contains("on 3 validation images") && text.contains("AP per class"),
+        text.contains("on 3 validation images") && text.contains("AP per class") && text.contains("triangle"),
         "{text}"
     );
     assert!(run_dir.join("pr_curve.png").exists() && run_dir.join("val_metrics.json").exists());
+    // A data YAML's class names label the per-class lines.
+    let samples = zoo_datasets::detection::ShapesDetection {
+        images: 3,
+        size: 64,
+        ..Default::default()
+    }
+    .generate(1)
+    .unwrap();
+    zoo_datasets::detection::write_yolo_split(&dir.path().join("ds"), "val", &samples).unwrap();
+    let yaml = dir.path().join("ds.yaml");
+    std::fs::write(
+        &yaml,
+        "path: ds\ntrain: images/val\nval: images/val\nnames: [kreis, quadrat, dreieck, ring]\n",
+    )
+    .unwrap();
+    let mut yaml_config = config.clone();
+    yaml_config["data"] = serde_json::json!({"source": "yaml", "data": yaml});
+    zoo_weights::run::write_manifest(&run_dir, "yolov9", &yaml_config).unwrap();
+    let (code, text) = run(&["val", "--checkpoint", &s(&run_dir)]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("dreieck") && text.contains("on 3 validation images"),
+        "{text}"
+    );
     zoo_weights::run::write_manifest(&run_dir, "mlp", &config).unwrap();
     let (code, text) = run(&["val", "--checkpoint", &s(&run_dir)]);
     assert_eq!(code, Some(1), "{text}");

@@ -196,7 +196,8 @@ impl Hooks<YoloV9> for Map<'_> {
 
 /// Trains the model `run` describes.
 pub fn train(run: &YoloRun, trainer: &Trainer) -> anyhow::Result<FitResult<YoloV9>> {
-    let (mut train_set, valid_set) = run.data.open(run.imgsz, run.num_classes)?;
+    let splits = run.data.open(run.imgsz, run.num_classes)?;
+    let (mut train_set, valid_set) = (splits.train, splits.val);
     train_set.augment = run.augment.clone();
     train_set.epochs = Some(run.train.epochs);
     let device = trainer.devices[0].clone();

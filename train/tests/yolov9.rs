@@ -113,6 +113,97 @@ fn yolov9_with_pgi_trains_a_step() {
     assert!(m["train_loss"].as_f64().unwrap().is_finite(), "{m:?}");
 }
 
+/// A data YAML and COCO instances files as training sources, end to end.
+#[test]
+fn trains_from_a_data_yaml_and_coco_files() {
+    use zoo_datasets::detection::{ShapesDetection, write_yolo_split};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shapes");
+    for (split, stream) in [("train", 0), ("val", 1)] {
+        let samples = ShapesDetection {
+            images: 4,
+            size: 64,
+            ..ShapesDetection::default()
+        }
+        .generate(stream)
+        .unwrap();
+        write_yolo_split(&root, split, &samples).unwrap();
+        // The same objects as a COCO file (category ids 1-4).
+        let mut annotations = Vec::new();
+        for (i, s) in samples.iter().enumerate() {
+            for b in &s.boxes {
+                let [cx, cy, w, h] = b.cxcywh.map(|v| f64::from(v) * 64.0);
+                annotations.push(serde_json::json!({"id": annotations.len(), "image_id": i,
+                    "category_id": b.class + 1, "bbox": [cx - w / 2.0, cy - h / 2.0, w, h], "area": w * h}));
+            }
+        }
+        let images: Vec<_> = (0..4)
+            .map(|i| serde_json::json!({"id": i, "file_name": format!("{i:05}.png"), "width": 64, "height": 64}))
+            .collect();
+        let categories: Vec<_> = (0..4)
+            .map(|c| serde_json::json!({"id": c + 1, "name": format!("c{c}")}))
+            .collect();
+        std::fs::write(
+            dir.path().join(format!("{split}.json")),
+            serde_json::json!({"images": images, "annotations": annotations, "categories": categories})
+                .to_string(),
+        )
+        .unwrap();
+    }
+    let yaml = dir.path().join("shapes.yaml");
+    std::fs::write(
+        &yaml,
+        "path: shapes\ntrain: images/train\nval: images/val\nnames: [a, b, c, d]\n",
+    )
+    .unwrap();
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    let common = [
+        "--imgsz",
+        "64",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--no-augment",
+    ];
+    let out = dir.path().join("yaml");
+    let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+    args.extend(["--data".into(), p(&yaml), "--out".into(), p(&out)]);
+    let m = metrics(BIN, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(m["train_loss"].as_f64().unwrap().is_finite(), "{m:?}");
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        run["config"]["num_classes"], 4,
+        "class count from the YAML's names"
+    );
+    let out = dir.path().join("coco");
+    let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+    for (flag, path) in [
+        ("--train", root.join("images/train")),
+        ("--train-json", dir.path().join("train.json")),
+        ("--val", root.join("images/val")),
+        ("--val-json", dir.path().join("val.json")),
+        ("--out", out.clone()),
+    ] {
+        args.extend([flag.to_string(), p(&path)]);
+    }
+    let m = metrics(BIN, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(m["train_loss"].as_f64().unwrap().is_finite(), "{m:?}");
+    // A COCO file with another class count than --nc: a clear error.
+    let o = std::process::Command::new(BIN)
+        .args(&args[..args.len() - 2])
+        .args(["--nc", "3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("train.json has 4 classes") && err.contains("--nc 4"),
+        "{err}"
+    );
+}
+
 /// Fine-tuning from weights trained for 80 classes: everything but the class branches loads.
 #[test]
 fn fine_tunes_from_weights_for_another_class_count() {

@@ -146,7 +146,8 @@ fn val(
         },
         None => setup.data.clone(),
     };
-    let (_, set) = data.open(setup.imgsz, setup.num_classes)?;
+    let splits = data.open(setup.imgsz, setup.num_classes)?;
+    let (set, names) = (splits.val, splits.names);
     let e = evaluate_map(&model, &set, batch, &device)?;
     println!(
         "eval-yolov9: {} on {} validation images",
@@ -156,9 +157,16 @@ fn val(
     for (name, v) in STAT_NAMES.iter().zip(e.stats) {
         println!("  {name:<6} {v:.4}");
     }
+    // Categories are the class indices (see `evaluate_map`).
+    let name = |id: &zoo_eval::metrics::coco::Id| match id {
+        zoo_eval::metrics::coco::Id::Num(i) => {
+            names.get(*i as usize).cloned().unwrap_or_else(|| id.to_string())
+        }
+        other => other.to_string(),
+    };
     println!("AP per class (IoU 0.50:0.95):");
     for (id, ap) in &e.per_category {
-        println!("  {id:>4} {ap:.4}");
+        println!("  {:>4} {:<16} {ap:.4}", id.to_string(), name(id));
     }
     let dir = out.unwrap_or(checkpoint);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -167,7 +175,7 @@ fn val(
         .pr_curves
         .iter()
         .map(|(id, p)| zoo_eval::plot::Series {
-            name: format!("class {id}"),
+            name: name(id),
             points: recall
                 .iter()
                 .zip(p)

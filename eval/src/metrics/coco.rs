@@ -36,73 +36,12 @@ pub enum CocoError {
         /// One of the ids.
         example: String,
     },
+    /// An unreadable or malformed ground-truth file.
+    #[error(transparent)]
+    Data(#[from] zoo_datasets::DataError),
 }
 
-/// An image id or category id as COCO files write them (integers; strings are accepted and
-/// compared as given).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(untagged)]
-pub enum Id {
-    /// A numeric id.
-    Num(i64),
-    /// A string id.
-    Str(String),
-}
-
-impl std::fmt::Display for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Num(n) => write!(f, "{n}"),
-            Self::Str(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
-/// A ground-truth object.
-#[derive(Debug, Clone, Deserialize)]
-pub struct GtAnnotation {
-    /// Annotation id.
-    pub id: i64,
-    /// Its image.
-    pub image_id: Id,
-    /// Its category.
-    pub category_id: Id,
-    /// x, y, width, height.
-    pub bbox: [f64; 4],
-    /// Object area (the segmentation's for COCO; it decides small / medium / large).
-    pub area: f64,
-    /// A crowd region (ignored; matches any number of detections).
-    #[serde(default)]
-    pub iscrowd: u8,
-}
-
-/// An image entry.
-#[derive(Debug, Clone, Deserialize)]
-pub struct GtImage {
-    /// Image id.
-    pub id: Id,
-}
-
-/// A category entry.
-#[derive(Debug, Clone, Deserialize)]
-pub struct GtCategory {
-    /// Category id.
-    pub id: Id,
-    /// Name.
-    #[serde(default)]
-    pub name: String,
-}
-
-/// A COCO instances file (`instances_val2017.json`): the fields COCOeval reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct GroundTruth {
-    /// Images.
-    pub images: Vec<GtImage>,
-    /// Objects.
-    pub annotations: Vec<GtAnnotation>,
-    /// Categories.
-    pub categories: Vec<GtCategory>,
-}
+pub use zoo_datasets::coco::{GroundTruth, GtAnnotation, GtCategory, GtImage, Id};
 
 /// A detection result (`[{"image_id", "category_id", "bbox", "score"}]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -117,36 +56,16 @@ pub struct DetResult {
     pub score: f64,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, CocoError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| CocoError::Parse {
-        path: path.display().to_string(),
-        message: if e.path().to_string() == "." {
-            e.inner().to_string()
-        } else {
-            format!("field `{}`: {}", e.path(), e.inner())
-        },
-    })
-}
-
-impl GroundTruth {
-    /// Reads a COCO instances JSON file.
-    pub fn read(path: &Path) -> Result<Self, CocoError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CocoError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        parse(&text, path)
-    }
-}
-
 /// Reads a COCO results JSON file (a list of detections).
 pub fn read_results(path: &Path) -> Result<Vec<DetResult>, CocoError> {
     let text = std::fs::read_to_string(path).map_err(|e| CocoError::Parse {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    parse(&text, path)
+    zoo_datasets::coco::parse_json(&text).map_err(|message| CocoError::Parse {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 /// The 12 summary numbers, in pycocotools' order.

@@ -3,8 +3,11 @@
 //! ```text
 //! train-yolov9 --out runs/yolo                              # gelan-t on generated shapes, 10 epochs
 //! train-yolov9 --model yolov9-t --epochs 30 --out runs/pgi  # with PGI's auxiliary branch
+//! train-yolov9 --model gelan-s --data data/coco.yaml --imgsz 640 --out runs/coco
 //! train-yolov9 --model gelan-s --nc 80 --imgsz 640 --train data/coco/images/train2017 \
-//!     --val data/coco/images/val2017 --out runs/coco
+//!     --val data/coco/images/val2017 --out runs/coco       # YOLO labels beside the images
+//! train-yolov9 --nc 80 --train coco/train2017 --train-json coco/annotations/instances_train2017.json \
+//!     --val coco/val2017 --val-json coco/annotations/instances_val2017.json --out runs/coco-json
 //! ```
 
 use clap::{Args, Parser};
@@ -46,12 +49,23 @@ struct YoloArgs {
     /// Square image size, a multiple of 32.
     #[arg(long)]
     imgsz: Option<u32>,
-    /// Training images folder in the YOLO layout (labels in the sibling labels/ folder).
+    /// A YOLO data YAML (as the reference's data/coco.yaml: path, train, val, names); the class
+    /// count follows its names unless --nc is given.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["train", "val"])]
+    data: Option<PathBuf>,
+    /// Training images: a folder in the YOLO layout (labels in the sibling labels/ folder) or a
+    /// .txt list of images; with --train-json, the folder of that COCO file's images.
     #[arg(long, value_name = "DIR", requires = "val")]
     train: Option<PathBuf>,
-    /// Validation images folder in the YOLO layout.
+    /// Validation images (as --train).
     #[arg(long, value_name = "DIR", requires = "train")]
     val: Option<PathBuf>,
+    /// COCO instances file of the --train images (e.g. instances_train2017.json).
+    #[arg(long, value_name = "FILE", requires_all = ["train", "val_json"])]
+    train_json: Option<PathBuf>,
+    /// COCO instances file of the --val images.
+    #[arg(long, value_name = "FILE", requires_all = ["val", "train_json"])]
+    val_json: Option<PathBuf>,
     /// Start from a state dict (.safetensors or .pt in the reference's naming, e.g. a converted
     /// COCO checkpoint): tensors that fit are loaded, the class branches of another class count
     /// are re-initialised.
@@ -101,10 +115,24 @@ fn main() -> ExitCode {
             if let Some(n) = a.nominal_batch {
                 cfg.train.nominal_batch = Some(n);
             }
+            if let Some(data) = &a.data {
+                if a.nc.is_none() {
+                    cfg.num_classes = zoo_datasets::detection::read_data_yaml(data)?.names.len();
+                }
+                cfg.data = DetectionData::Yaml { data: data.clone() };
+            }
             if let (Some(train), Some(val)) = (&a.train, &a.val) {
-                cfg.data = DetectionData::Yolo {
-                    train: train.clone(),
-                    val: val.clone(),
+                cfg.data = match (&a.train_json, &a.val_json) {
+                    (Some(tj), Some(vj)) => DetectionData::Coco {
+                        train_json: tj.clone(),
+                        train_images: train.clone(),
+                        val_json: vj.clone(),
+                        val_images: val.clone(),
+                    },
+                    _ => DetectionData::Yolo {
+                        train: train.clone(),
+                        val: val.clone(),
+                    },
                 };
             }
             if let DetectionData::Shapes { train, val, .. } = &mut cfg.data {
