@@ -38,7 +38,13 @@ fn tiny_run_learns_reports_map_and_resumes_after_sigkill() {
     // The kill/resume run with the reference's augmentation (mosaic throughout): resuming
     // replays the same mosaics, warps and colours.
     let mut args = TINY.to_vec();
-    args.extend(["--config", cfg.to_str().unwrap(), "--close-mosaic", "0"]);
+    args.extend([
+        "--config",
+        cfg.to_str().unwrap(),
+        "--augment",
+        "--close-mosaic",
+        "0",
+    ]);
     let (reference, _) = kill_resume_compare(BIN, dir.path(), &args);
     // Learning is checked without augmentation: at 64 pixels, mosaics of 8 images shrink most
     // objects under the 2-pixel limit, and three epochs of them say little.

@@ -24,11 +24,12 @@ use zoo_train::yolov9::{YoloRun, train};
 /// SGD with Nesterov momentum 0.937, lr 0.01 with the reference's warmup (bias rate 0.1 -> lr0,
 /// momentum 0.8 -> 0.937 over max(3 epochs, 100 steps)) and linear decay, weight decay 5e-4 on
 /// weights only, gradient clipping 10, EMA; COCO mAP of the EMA model on the validation split
-/// after every epoch, best checkpoint by mAP@0.5:0.95. Augmentation as hyp.scratch-high.yaml:
-/// mosaic 1.0, mixup 0.15, translate 0.1, scale 0.9, HSV 0.015/0.7/0.4, fliplr 0.5; mosaic off
-/// for the last --close-mosaic epochs (other settings: the `augment` section of --config).
-/// Default: gelan-t on generated shapes (256 training and 64 validation images of up to 6 discs,
-/// squares, triangles and rings, 256x256, 4 classes), 10 epochs at batch 8.
+/// after every epoch, best checkpoint by mAP@0.5:0.95. Augmentation for datasets on disk as
+/// hyp.scratch-high.yaml: mosaic 1.0, mixup 0.15, translate 0.1, scale 0.9, HSV 0.015/0.7/0.4,
+/// fliplr 0.5; mosaic off for the last --close-mosaic epochs (other settings: the `augment`
+/// section of --config). Default: gelan-t on generated shapes (256 training and 64 validation
+/// images of up to 6 discs, squares, triangles and rings, 256x256, 4 classes), 10 epochs at
+/// batch 8, horizontal flips only (mosaics need longer runs; --augment turns them on).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -71,16 +72,22 @@ struct YoloArgs {
     /// are re-initialised.
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
-    /// Turn mosaic (and mixup) off for the last N epochs (authors: 15 of 500; default 2 of 10).
+    /// Turn mosaic (and mixup) off for the last N epochs (default 15, as the authors' commands
+    /// for 500 epochs: a run of 15 epochs or fewer then has no mosaic at all).
     #[arg(long, value_name = "N")]
     close_mosaic: Option<usize>,
     /// Accumulate gradients up to this nominal batch and scale weight decay to it, as the
     /// reference does with 64 (at batch 8: one optimizer step per 8 batches). Default: off.
     #[arg(long, value_name = "N")]
     nominal_batch: Option<usize>,
-    /// Train without augmentation beyond horizontal flips (no mosaic, mixup, affine or HSV).
-    #[arg(long)]
+    /// Train without augmentation beyond horizontal flips (no mosaic, mixup, affine or HSV); the
+    /// default for the generated shapes.
+    #[arg(long, conflicts_with = "augment")]
     no_augment: bool,
+    /// The reference's augmentation (mosaic, mixup, affine, HSV, flips); the default for
+    /// datasets on disk.
+    #[arg(long)]
+    augment: bool,
     /// Generated shapes: number of training images.
     #[arg(long, value_name = "N", conflicts_with = "train")]
     shapes_train: Option<usize>,
@@ -107,10 +114,10 @@ fn main() -> ExitCode {
                 cfg.pretrained = Some(w.clone());
             }
             if a.no_augment {
-                cfg.augment = zoo_datasets::detection::augment::DetectionAugment::flip_only();
+                cfg.augment = Some(zoo_datasets::detection::augment::DetectionAugment::flip_only());
             }
-            if let Some(n) = a.close_mosaic {
-                cfg.augment.close_mosaic = n;
+            if a.augment {
+                cfg.augment = Some(zoo_datasets::detection::augment::DetectionAugment::default());
             }
             if let Some(n) = a.nominal_batch {
                 cfg.train.nominal_batch = Some(n);
@@ -142,6 +149,11 @@ fn main() -> ExitCode {
                 if let Some(n) = a.shapes_val {
                     *val = n;
                 }
+            }
+            if let Some(n) = a.close_mosaic {
+                let mut aug = cfg.augmentation();
+                aug.close_mosaic = n;
+                cfg.augment = Some(aug);
             }
             Ok(())
         })?;
