@@ -1,7 +1,11 @@
 //! Aranyani's online protocol: one prequential pass over a stream (predict, score, then learn),
-//! with the fairness metrics of the stream and of a held-out set.
+//! with the fairness metrics of the stream and of a held-out set. A pass can checkpoint its whole
+//! state (learner, position, running metrics) every N instances and continue from it after a
+//! crash, ending exactly where an uninterrupted pass ends.
 
-use serde::Serialize;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use zoo_aranyani::{LearnerConfig, OnlineLearner};
 use zoo_datasets::tabular::TabularItem;
 use zoo_eval::metrics::Fairness;
@@ -35,26 +39,101 @@ pub struct PassResult {
     pub instances_per_second: f64,
 }
 
-/// One online pass of a fresh learner over `stream` in order, then evaluation on `test`.
+/// Where a pass keeps its checkpoint and how often it writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpointing<'a> {
+    /// The checkpoint file (JSON; written atomically). If it exists, the pass continues from it.
+    pub path: &'a Path,
+    /// Write it every this many instances (rounded up to whole updates of `batch` instances),
+    /// and at the end of the pass.
+    pub every: usize,
+}
+
+/// Everything a pass needs to continue: the learner (forest, Adam, group aggregates), how far
+/// into the stream it is, and the running metrics. Written only between updates, when no
+/// gradient is pending.
+#[derive(Serialize, Deserialize)]
+struct PassState {
+    lambda: f64,
+    seed: u64,
+    stream_len: usize,
+    position: usize,
+    learner: OnlineLearner,
+    metrics: Fairness,
+    loss: f64,
+}
+
+/// One online pass of a fresh learner (or the one `checkpoint` holds) over `stream` in order,
+/// then evaluation on `test`.
 pub fn online_pass(
     config: LearnerConfig,
     seed: u64,
     stream: &[TabularItem],
     test: &[TabularItem],
+    checkpoint: Option<Checkpointing<'_>>,
 ) -> anyhow::Result<(OnlineLearner, PassResult)> {
-    let mut learner = OnlineLearner::new(config, seed)?;
-    let mut m = Fairness::new();
-    let mut loss = 0.0;
+    let mut state = match checkpoint.filter(|c| c.path.exists()) {
+        Some(c) => {
+            let text =
+                std::fs::read_to_string(c.path).with_context(|| format!("reading {}", c.path.display()))?;
+            let s: PassState = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a pass checkpoint", c.path.display()))?;
+            anyhow::ensure!(
+                s.lambda == config.lambda
+                    && s.seed == seed
+                    && s.stream_len == stream.len()
+                    && s.learner.config == config,
+                "{}: a checkpoint of another run (lambda {}, seed {}, {} instances)",
+                c.path.display(),
+                s.lambda,
+                s.seed,
+                s.stream_len
+            );
+            s
+        }
+        None => PassState {
+            lambda: config.lambda,
+            seed,
+            stream_len: stream.len(),
+            position: 0,
+            learner: OnlineLearner::new(config, seed)?,
+            metrics: Fairness::new(),
+            loss: 0.0,
+        },
+    };
+    let save = |state: &PassState, c: &Checkpointing<'_>| -> anyhow::Result<()> {
+        zoo_weights::atomic::write_json_atomic(c.path, state)
+            .with_context(|| format!("writing {}", c.path.display()))
+    };
+    // Checkpoints fall on update boundaries, where the learner has no pending gradient.
+    let every = checkpoint.map(|c| c.every.max(1).next_multiple_of(config.batch.max(1)));
     let mut x = Vec::new();
+    let start = state.position;
     let t = std::time::Instant::now();
-    for item in stream {
+    for item in &stream[start..] {
         x.clear();
         x.extend(item.features.iter().map(|&v| f64::from(v)));
-        let (p, l) = learner.learn_one(&x, item.label, item.group);
-        m.add(p.min(1), item.label.min(1), item.group)?;
-        loss += l;
+        let (p, l) = state.learner.learn_one(&x, item.label, item.group);
+        state.metrics.add(p.min(1), item.label.min(1), item.group)?;
+        state.loss += l;
+        state.position += 1;
+        if let (Some(c), Some(n)) = (checkpoint, every)
+            && state.position.is_multiple_of(n)
+            && state.position < stream.len()
+        {
+            save(&state, &c)?;
+        }
     }
     let seconds = t.elapsed().as_secs_f64();
+    if let Some(c) = checkpoint {
+        save(&state, &c)?;
+    }
+    let PassState {
+        learner,
+        metrics: m,
+        loss,
+        ..
+    } = state;
     let (soft, hard) = zoo_eval::aranyani::evaluate(&learner.forest, test)?;
     let has_test = !test.is_empty();
     let result = PassResult {
@@ -69,7 +148,7 @@ pub fn online_pass(
         test_eo: has_test.then(|| soft.eo_gap()),
         test_accuracy_hard: has_test.then(|| hard.accuracy()),
         test_dp_hard: has_test.then(|| hard.dp_gap()),
-        instances_per_second: stream.len() as f64 / seconds.max(1e-9),
+        instances_per_second: (stream.len() - start) as f64 / seconds.max(1e-9),
     };
     Ok((learner, result))
 }

@@ -176,9 +176,9 @@ fn aranyani(_opts: &TourOptions) -> anyhow::Result<TourRow> {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let (_, fair) = crate::aranyani::online_pass(config(10.0), 0, &stream, &test)?;
+    let (_, fair) = crate::aranyani::online_pass(config(10.0), 0, &stream, &test, None)?;
     let train_seconds = t0.elapsed().as_secs_f64();
-    let (_, plain) = crate::aranyani::online_pass(config(0.0), 0, &stream, &test)?;
+    let (_, plain) = crate::aranyani::online_pass(config(0.0), 0, &stream, &test, None)?;
     Ok(TourRow {
         family: "aranyani",
         task: format!(

@@ -14,7 +14,23 @@ use zoo_aranyani::{FairnessKind, Forest, ForestConfig, LearnerConfig, PenaltyGra
 use zoo_datasets::tabular::{Categorical, UnknownCategory, adult_spec, census_spec, compas_spec};
 use zoo_eval::aranyani::{AranyaniRun, DatasetKind, RunData, forest_file, load};
 use zoo_eval::cli::{CommonArgs, load_config, parse_args, print_metrics, run};
-use zoo_train::aranyani::{PassResult, online_pass};
+use zoo_train::aranyani::{Checkpointing, PassResult, online_pass};
+
+/// The checkpoint interval of a run, kept beside its checkpoints for --resume.
+const EVERY_FILE: &str = "EVERY";
+
+fn read_every(dir: &Path) -> anyhow::Result<usize> {
+    let path = dir.join("checkpoints").join(EVERY_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: no checkpoints to resume from (was it run with --checkpoint-every?)",
+            dir.display()
+        )
+    })?;
+    text.trim()
+        .parse()
+        .with_context(|| format!("{}: not an instance count", path.display()))
+}
 use zoo_train::plot::{Series, line_plot};
 
 fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String> {
@@ -97,12 +113,23 @@ struct Cli {
     /// Shuffle the stream (per seed) instead of using the file order.
     #[arg(long)]
     shuffle: bool,
+    /// Checkpoint each pass every N instances (and at its end) under --out/checkpoints, so that
+    /// --resume continues a killed run exactly.
+    #[arg(long, value_name = "N", requires = "out")]
+    checkpoint_every: Option<usize>,
+    /// Continue the run in DIR (a previous --out) from its checkpoints, with the configuration
+    /// recorded in DIR/run.json; finished passes are re-evaluated, not re-learned.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "dataset", "data_path", "sweep", "seeds", "lambda"])]
+    resume: Option<PathBuf>,
     /// No per-run lines on stderr.
     #[arg(long)]
     quiet: bool,
 }
 
 fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
+    if let Some(dir) = &cli.resume {
+        return Ok(zoo_weights::run::read_manifest(dir, zoo_eval::aranyani::FAMILY)?);
+    }
     let mut cfg: AranyaniRun = match &cli.common.config {
         Some(p) => load_config(p)?,
         None => AranyaniRun::default(),
@@ -283,6 +310,21 @@ fn main() -> ExitCode {
             );
         }
         let cfg = resolve(&cli)?;
+        let out = cli.resume.as_ref().or(cli.common.out.as_ref());
+        let checkpoints = out.map(|o| o.join("checkpoints"));
+        // With checkpoints, run.json is written first, so that --resume finds the configuration.
+        let every = match (&cli.resume, cli.checkpoint_every) {
+            (Some(dir), _) => Some(read_every(dir)?),
+            (None, n) => n,
+        };
+        if let (Some(o), Some(n)) = (out, every) {
+            zoo_weights::run::write_manifest(o, zoo_eval::aranyani::FAMILY, &cfg)?;
+            zoo_weights::atomic::write_atomic(
+                o.join("checkpoints").join(EVERY_FILE),
+                n.to_string().as_bytes(),
+            )
+            .with_context(|| format!("writing {}", o.join("checkpoints").display()))?;
+        }
         let data = load(&cfg)?;
         let (train, test, dim, what) = (&data.train, &data.test, data.dim, &data.what);
         let mut results = Vec::new();
@@ -304,7 +346,14 @@ fn main() -> ExitCode {
                     );
                     stream = order.iter().map(|&i| train[i].clone()).collect();
                 }
-                let (learned, r) = online_pass(learner, seed, &stream, test)?;
+                let file = checkpoints
+                    .as_ref()
+                    .map(|d| d.join(forest_file(lambda, seed).replace(".json", ".state.json")));
+                let ckpt = match (&file, every) {
+                    (Some(path), Some(every)) => Some(Checkpointing { path, every }),
+                    _ => None,
+                };
+                let (learned, r) = online_pass(learner, seed, &stream, test, ckpt)?;
                 if !cli.quiet {
                     eprintln!(
                         "lambda {lambda:>7} seed {seed}: stream accuracy {:.4} DP {:.4} EO {:.4}{}",
@@ -320,7 +369,7 @@ fn main() -> ExitCode {
                 results.push((r, learned.forest));
             }
         }
-        if let Some(out) = &cli.common.out {
+        if let Some(out) = out {
             write_outputs(out, &cfg, &data, &results)?;
         }
         let (last, _) = results.last().context("no run")?;
@@ -331,7 +380,7 @@ fn main() -> ExitCode {
         if let serde_json::Value::Object(o) = v {
             m.extend(o);
         }
-        let title = match &cli.common.out {
+        let title = match out {
             Some(out) => format!(
                 "train-aranyani: {what}; wrote {}/sweep.csv and tradeoff.png (last run below)",
                 out.display()
