@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --bin train-ebv -- --out runs/ebv
-//! cargo run --release -p zoo-ebv --example classify -- runs/ebv square.png
+//! cargo run --release -p zoo-ebv --example ebv_classify -- runs/ebv square.png
 //! ```
 
 use burn::tensor::{Device, Tensor};
@@ -16,7 +16,7 @@ use zoo_ebv::{HeadKind, ImageClassifierConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (run, images) = args.split_first().ok_or("usage: classify RUN_DIR IMAGE...")?;
+    let (run, images) = args.split_first().ok_or("usage: ebv_classify RUN_DIR IMAGE...")?;
     let run = Path::new(run);
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json"))?)?;
     let config: ImageClassifierConfig = serde_json::from_value(manifest["config"]["model"].clone())?;
