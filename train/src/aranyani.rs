@@ -63,6 +63,47 @@ struct PassState {
     loss: f64,
 }
 
+/// Marks a float stored as its IEEE-754 bits: JSON text does not read every f64 back exactly
+/// (serde_json rounds some by an ulp without its `float_roundtrip` feature), and resuming must.
+const BITS: &str = "f64:";
+
+/// `v` with every float replaced by a string of its bits (see [`floats_from_bits`]).
+pub fn floats_to_bits(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            Value::String(format!("{BITS}{:016x}", n.as_f64().unwrap_or(0.0).to_bits()))
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(floats_to_bits).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, floats_to_bits(v))).collect()),
+        other => other,
+    }
+}
+
+/// Undoes [`floats_to_bits`].
+pub fn floats_from_bits(v: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::String(s) if s.starts_with(BITS) => {
+            let bits =
+                u64::from_str_radix(&s[BITS.len()..], 16).with_context(|| format!("bad float `{s}`"))?;
+            let x = f64::from_bits(bits);
+            Value::Number(serde_json::Number::from_f64(x).with_context(|| format!("non-finite float `{s}`"))?)
+        }
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .map(floats_from_bits)
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| Ok((k, floats_from_bits(v)?)))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        other => other,
+    })
+}
+
 /// One online pass of a fresh learner (or the one `checkpoint` holds) over `stream` in order,
 /// then evaluation on `test`.
 pub fn online_pass(
@@ -77,6 +118,8 @@ pub fn online_pass(
             let text =
                 std::fs::read_to_string(c.path).with_context(|| format!("reading {}", c.path.display()))?;
             let s: PassState = serde_json::from_str(&text)
+                .map_err(anyhow::Error::from)
+                .and_then(|v| Ok(serde_json::from_value(floats_from_bits(v)?)?))
                 .with_context(|| format!("{}: not a pass checkpoint", c.path.display()))?;
             anyhow::ensure!(
                 s.lambda == config.lambda
@@ -102,7 +145,8 @@ pub fn online_pass(
         },
     };
     let save = |state: &PassState, c: &Checkpointing<'_>| -> anyhow::Result<()> {
-        zoo_weights::atomic::write_json_atomic(c.path, state)
+        let value = floats_to_bits(serde_json::to_value(state)?);
+        zoo_weights::atomic::write_json_atomic(c.path, &value)
             .with_context(|| format!("writing {}", c.path.display()))
     };
     // Checkpoints fall on update boundaries, where the learner has no pending gradient.
@@ -151,4 +195,34 @@ pub fn online_pass(
         instances_per_second: (stream.len() - start) as f64 / seconds.max(1e-9),
     };
     Ok((learner, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_floats_read_back_exactly() {
+        let config = LearnerConfig {
+            forest: zoo_aranyani::ForestConfig {
+                features: 3,
+                ..Default::default()
+            },
+            lambda: 1.0,
+            ..Default::default()
+        };
+        let mut learner = OnlineLearner::new(config, 3).unwrap();
+        for i in 0..200 {
+            let t = f64::from(i);
+            learner.learn_one(
+                &[t.sin(), (t * 0.3).cos(), 0.1 * t],
+                i as usize % 2,
+                (i % 3 == 0) as u8,
+            );
+        }
+        let text = serde_json::to_string(&floats_to_bits(serde_json::to_value(&learner).unwrap())).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let back: OnlineLearner = serde_json::from_value(floats_from_bits(v).unwrap()).unwrap();
+        assert!(back == learner, "round trip changed the learner");
+    }
 }

@@ -16,7 +16,9 @@ use zoo_resnet::ResNetConfig;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (run, images) = args.split_first().ok_or("usage: resnet_classify RUN_DIR IMAGE...")?;
+    let (run, images) = args
+        .split_first()
+        .ok_or("usage: resnet_classify RUN_DIR IMAGE...")?;
     let run = Path::new(run);
     // run.json records the backbone under config.model and the data (size, normalisation).
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json"))?)?;

@@ -18,6 +18,8 @@ use zoo_train::aranyani::{Checkpointing, PassResult, online_pass};
 
 /// The checkpoint interval of a run, kept beside its checkpoints for --resume.
 const EVERY_FILE: &str = "EVERY";
+/// The run's configuration with its floats as bits, for --resume.
+const CONFIG_FILE: &str = "config.json";
 
 fn read_every(dir: &Path) -> anyhow::Result<usize> {
     let path = dir.join("checkpoints").join(EVERY_FILE);
@@ -128,7 +130,18 @@ struct Cli {
 
 fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
     if let Some(dir) = &cli.resume {
-        return Ok(zoo_weights::run::read_manifest(dir, zoo_eval::aranyani::FAMILY)?);
+        // The exact configuration (floats as bits: run.json's decimal text may read back an ulp
+        // off, and the generated data and z-scores would follow).
+        let path = dir.join("checkpoints").join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: no checkpoints to resume from (was it run with --checkpoint-every?)",
+                dir.display()
+            )
+        })?;
+        let value = zoo_train::aranyani::floats_from_bits(serde_json::from_str(&text)?)?;
+        return serde_json::from_value(value)
+            .with_context(|| format!("{}: not a train-aranyani configuration", path.display()));
     }
     let mut cfg: AranyaniRun = match &cli.common.config {
         Some(p) => load_config(p)?,
@@ -312,18 +325,22 @@ fn main() -> ExitCode {
         let cfg = resolve(&cli)?;
         let out = cli.resume.as_ref().or(cli.common.out.as_ref());
         let checkpoints = out.map(|o| o.join("checkpoints"));
-        // With checkpoints, run.json is written first, so that --resume finds the configuration.
+        // With checkpoints, run.json, the exact configuration and the interval are written first,
+        // so that --resume finds them.
         let every = match (&cli.resume, cli.checkpoint_every) {
             (Some(dir), _) => Some(read_every(dir)?),
             (None, n) => n,
         };
-        if let (Some(o), Some(n)) = (out, every) {
+        // During a resume they are already there (and the configuration came from them).
+        if let (Some(o), Some(n), None) = (out, every, &cli.resume) {
             zoo_weights::run::write_manifest(o, zoo_eval::aranyani::FAMILY, &cfg)?;
-            zoo_weights::atomic::write_atomic(
-                o.join("checkpoints").join(EVERY_FILE),
-                n.to_string().as_bytes(),
+            let dir = o.join("checkpoints");
+            zoo_weights::atomic::write_json_atomic(
+                dir.join(CONFIG_FILE),
+                &zoo_train::aranyani::floats_to_bits(serde_json::to_value(&cfg)?),
             )
-            .with_context(|| format!("writing {}", o.join("checkpoints").display()))?;
+            .and_then(|()| zoo_weights::atomic::write_atomic(dir.join(EVERY_FILE), n.to_string().as_bytes()))
+            .with_context(|| format!("writing {}", dir.display()))?;
         }
         let data = load(&cfg)?;
         let (train, test, dim, what) = (&data.train, &data.test, data.dim, &data.what);
