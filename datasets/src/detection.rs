@@ -560,7 +560,8 @@ pub fn read_yolo_sources(sources: &[PathBuf], num_classes: usize) -> Result<Yolo
     Ok(split)
 }
 
-/// A YOLO data YAML (the reference's `data/coco.yaml`): `path` (the dataset root, relative to
+/// A YOLO data YAML (the reference's `data/coco.yaml`, read by a parser for the subset such files
+/// use, see `parse_yaml_subset`): `path` (the dataset root, relative to
 /// the YAML's folder; default that folder), `train` and `val` (a folder, a `.txt` list of
 /// images, or a list of those, relative to the root), and `names` (a list, or a map from class
 /// index to name; `nc`, when given, must agree).
@@ -574,67 +575,200 @@ pub struct DataYaml {
     pub names: Vec<String>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum Names {
+/// A top-level value of a data YAML: a scalar, a list, or a map (class index -> name).
+#[derive(Debug, Clone, PartialEq)]
+enum YamlValue {
+    Scalar(String),
     List(Vec<String>),
-    Map(std::collections::BTreeMap<usize, String>),
+    Map(Vec<(String, String)>),
 }
 
-#[derive(serde::Deserialize)]
-struct RawDataYaml {
-    path: Option<String>,
-    train: OneOrMany,
-    val: OneOrMany,
-    names: Names,
-    nc: Option<usize>,
+/// `'x'` / `"x"` -> `x`.
+fn unquote(s: &str) -> String {
+    let s = s.trim();
+    let quoted = s.len() >= 2
+        && ((s.starts_with('\'') && s.ends_with('\'')) || (s.starts_with('"') && s.ends_with('"')));
+    if quoted {
+        s[1..s.len() - 1].to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// The part of a line before a `#` comment (one at the start or after a space, outside quotes).
+fn strip_comment(line: &str) -> &str {
+    let (mut single, mut double) = (false, false);
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '#' if !single && !double && prev.is_whitespace() => return &line[..i],
+            _ => {}
+        }
+        prev = c;
+    }
+    line
+}
+
+/// Splits `a, b, 'c, d'` at the commas outside quotes.
+fn split_items(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut single, mut double) = (Vec::new(), String::new(), false, false);
+    for c in s.chars() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            ',' if !single && !double => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter().filter(|t| !t.trim().is_empty()).collect()
+}
+
+/// The top-level keys of a data YAML and their values, in the subset YOLO data files use:
+/// `key: scalar`, `key: [a, b]`, `key: {0: a}`, and blocks of `- item` or `index: name` lines
+/// under a key. Other blocks (e.g. the `download: |` script of the reference's coco.yaml) are
+/// skipped; a malformed line in a key that is read is an error naming it.
+fn parse_yaml_subset(text: &str, path: &Path) -> Result<Vec<(String, YamlValue)>> {
+    let bad = |line: usize, m: String| DataError::format(path, format!("line {line}: {m}"));
+    let mut out: Vec<(String, YamlValue, usize)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = strip_comment(raw);
+        if line.trim().is_empty() || line.trim() == "---" {
+            continue;
+        }
+        let indented = line.starts_with(' ') || line.starts_with('\t');
+        let item = line
+            .trim_start()
+            .strip_prefix('-')
+            .filter(|r| r.is_empty() || r.starts_with(' '));
+        if !indented && item.is_none() {
+            let (key, rest) = line
+                .split_once(':')
+                .ok_or_else(|| bad(n, format!("`{}` is not `key: value`", line.trim())))?;
+            let rest = rest.trim();
+            let value = if let Some(inner) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                YamlValue::List(split_items(inner).iter().map(|t| unquote(t)).collect())
+            } else if let Some(inner) = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+                let mut pairs = Vec::new();
+                for t in split_items(inner) {
+                    let (k, v) = t
+                        .split_once(':')
+                        .ok_or_else(|| bad(n, format!("`{}` is not `index: name`", t.trim())))?;
+                    pairs.push((unquote(k), unquote(v)));
+                }
+                YamlValue::Map(pairs)
+            } else if rest.is_empty() {
+                YamlValue::List(Vec::new())
+            } else {
+                YamlValue::Scalar(unquote(rest))
+            };
+            out.push((key.trim().to_string(), value, n));
+            continue;
+        }
+        // A line of the block under the last key.
+        let Some((key, value, _)) = out.last_mut() else {
+            return Err(bad(n, "an indented line before any key".into()));
+        };
+        if !matches!(key.as_str(), "train" | "val" | "test" | "names") {
+            continue;
+        }
+        let empty = matches!(value, YamlValue::List(v) if v.is_empty());
+        match (item, value) {
+            (Some(rest), YamlValue::List(v)) => v.push(unquote(rest)),
+            (None, value) if empty => {
+                let (k, v) = line
+                    .trim()
+                    .split_once(':')
+                    .ok_or_else(|| bad(n, format!("`{}` is not `index: name` or `- item`", line.trim())))?;
+                *value = YamlValue::Map(vec![(unquote(k), unquote(v))]);
+            }
+            (None, YamlValue::Map(m)) => {
+                let (k, v) = line
+                    .trim()
+                    .split_once(':')
+                    .ok_or_else(|| bad(n, format!("`{}` is not `index: name`", line.trim())))?;
+                m.push((unquote(k), unquote(v)));
+            }
+            _ => return Err(bad(n, format!("`{}` does not continue `{key}`", line.trim()))),
+        }
+    }
+    Ok(out.into_iter().map(|(k, v, _)| (k, v)).collect())
 }
 
 /// Reads a YOLO data YAML ([`DataYaml`]).
 pub fn read_data_yaml(path: &Path) -> Result<DataYaml> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let raw: RawDataYaml =
-        serde_norway::from_str(&text).map_err(|e| DataError::format(path, e.to_string()))?;
+    let fields = parse_yaml_subset(&text, path)?;
+    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    let missing = |k: &str| DataError::format(path, format!("no `{k}` field"));
     let dir = path.parent().unwrap_or(Path::new("."));
-    let root = raw.path.as_deref().map_or(dir.to_path_buf(), |p| dir.join(p));
-    let resolve = |v: OneOrMany| -> Vec<PathBuf> {
-        let list = match v {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        };
-        list.into_iter().map(|p| root.join(p)).collect()
+    let root = match get("path") {
+        Some(YamlValue::Scalar(p)) => dir.join(p),
+        Some(_) => return Err(DataError::format(path, "field `path`: expected one folder")),
+        None => dir.to_path_buf(),
     };
-    let names = match raw.names {
-        Names::List(v) => v,
-        Names::Map(m) => {
-            if let Some((i, _)) = m.iter().enumerate().find(|(i, (k, _))| i != *k) {
+    let sources = |k: &str| -> Result<Vec<PathBuf>> {
+        let list = match get(k).ok_or_else(|| missing(k))? {
+            YamlValue::Scalar(s) => vec![s.clone()],
+            YamlValue::List(v) if !v.is_empty() => v.clone(),
+            _ => {
+                return Err(DataError::format(
+                    path,
+                    format!("field `{k}`: expected a path or a list of paths"),
+                ));
+            }
+        };
+        Ok(list.into_iter().map(|p| root.join(p)).collect())
+    };
+    let names = match get("names").ok_or_else(|| missing("names"))? {
+        YamlValue::List(v) => v.clone(),
+        YamlValue::Map(m) => {
+            let mut indexed = Vec::with_capacity(m.len());
+            for (k, v) in m {
+                let i: usize = k.parse().map_err(|_| {
+                    DataError::format(path, format!("field `names`: `{k}` is not a class index"))
+                })?;
+                indexed.push((i, v.clone()));
+            }
+            indexed.sort_by_key(|(i, _)| *i);
+            if let Some((i, _)) = indexed.iter().enumerate().find(|(i, (k, _))| i != k) {
                 return Err(DataError::format(
                     path,
                     format!("field `names`: class indices must run 0, 1, 2, ...; index {i} is missing"),
                 ));
             }
-            m.into_values().collect()
+            indexed.into_iter().map(|(_, v)| v).collect()
+        }
+        YamlValue::Scalar(_) => {
+            return Err(DataError::format(path, "field `names`: expected a list or a map"));
         }
     };
     if names.is_empty() {
         return Err(DataError::format(path, "field `names`: no classes"));
     }
-    if let Some(nc) = raw.nc.filter(|&nc| nc != names.len()) {
-        return Err(DataError::format(
-            path,
-            format!("field `nc`: {nc}, but `names` has {} classes", names.len()),
-        ));
+    if let Some(v) = get("nc") {
+        let nc = match v {
+            YamlValue::Scalar(s) => s.parse::<usize>().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| DataError::format(path, "field `nc`: not a class count"))?;
+        if nc != names.len() {
+            return Err(DataError::format(
+                path,
+                format!("field `nc`: {nc}, but `names` has {} classes", names.len()),
+            ));
+        }
     }
     Ok(DataYaml {
-        train: resolve(raw.train),
-        val: resolve(raw.val),
+        train: sources("train")?,
+        val: sources("val")?,
         names,
     })
 }

@@ -49,10 +49,26 @@ fn data_yaml_resolves_sources_and_names() {
     assert_eq!(val.items[1].0, root.join("images/train/00003.png"));
     assert_eq!(val.items[1].1.len(), samples[3].boxes.len());
 
+    // The layout of the reference's data/coco.yaml: block lists and maps, comments, quotes, and a
+    // `download: |` script that is skipped.
+    std::fs::write(
+        &yaml,
+        "# COCO-like\npath: shapes  # root\ntrain:\n  - images/train\n  - ./val.txt\nval: 'val.txt'\ntest:  # none\n\n# Classes\nnames:\n  0: disc\n  1: \"square # big\"\n  2: triangle\n  3: ring\n\ndownload: |\n  from utils.general import download\n  dir: Path(yaml['path'])  # a colon\n  - not: a list\n",
+    )
+    .unwrap();
+    let y = read_data_yaml(&yaml).unwrap();
+    assert_eq!(y.names, ["disc", "square # big", "triangle", "ring"]);
+    assert_eq!(y.train, vec![root.join("images/train"), root.join("./val.txt")]);
+    assert_eq!(read_yolo_sources(&y.train, 4).unwrap().items.len(), 7);
+    std::fs::write(&yaml, "names:\n  - a\n  - b\ntrain: x\nval: y\n").unwrap();
+    assert_eq!(read_data_yaml(&yaml).unwrap().names, ["a", "b"]);
+
     let write = |text: &str| {
         std::fs::write(&yaml, text).unwrap();
         err(read_data_yaml(&yaml))
     };
+    let e = write("train: a\nval: b\nnames:\n  0: a\n  oops\n");
+    assert!(e.contains("line 5") && e.contains("oops"), "{e}");
     let e = write("path: shapes\ntrain: images/train\nval: val.txt\nnames: [a, b]\nnc: 3\n");
     assert!(
         e.contains("shapes.yaml") && e.contains("`nc`: 3") && e.contains("2 classes"),
