@@ -426,7 +426,7 @@ pub fn write_yolo_split(root: &Path, split: &str, samples: &[DetectionSample]) -
 }
 
 /// A YOLO-layout split read from disk.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct YoloSplit {
     /// Image files with their objects (background images have none).
     pub items: Vec<(PathBuf, Vec<YoloBox>)>,
@@ -450,6 +450,21 @@ impl YoloSplit {
         self.orphan_labels += other.orphan_labels;
         self.skipped += other.skipped;
     }
+
+    /// Adds image `f` with the objects of its label file (none, counted, if it has no file).
+    fn push_labelled(&mut self, f: PathBuf, num_classes: usize) -> Result<()> {
+        match read_yolo_labels(&f, Some(num_classes))? {
+            Some((boxes, d)) => {
+                self.duplicates += d;
+                self.items.push((f, boxes));
+            }
+            None => {
+                self.missing_labels += 1;
+                self.items.push((f, Vec::new()));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads the images of `images_dir` (`.jpg`, `.jpeg`, `.png`, sorted) and their labels
@@ -459,24 +474,14 @@ pub fn read_yolo_split(images_dir: &Path, num_classes: usize) -> Result<YoloSpli
     if files.is_empty() {
         return Err(DataError::format(images_dir, "no .jpg, .jpeg or .png images"));
     }
-    let (mut missing_labels, mut duplicates) = (0, 0);
-    let mut items = Vec::with_capacity(files.len());
+    let mut split = YoloSplit::default();
     for f in files {
-        match read_yolo_labels(&f, Some(num_classes))? {
-            Some((boxes, d)) => {
-                duplicates += d;
-                items.push((f, boxes));
-            }
-            None => {
-                missing_labels += 1;
-                items.push((f, Vec::new()));
-            }
-        }
+        split.push_labelled(f, num_classes)?;
     }
     let labels_dir = label_path(&images_dir.join("x.png"))
         .parent()
         .map(Path::to_path_buf);
-    let orphan_labels = labels_dir
+    split.orphan_labels = labels_dir
         .filter(|d| d != images_dir)
         .and_then(|d| std::fs::read_dir(d).ok())
         .map(|entries| {
@@ -485,31 +490,19 @@ pub fn read_yolo_split(images_dir: &Path, num_classes: usize) -> Result<YoloSpli
                 .filter(|p| p.extension().is_some_and(|e| e == "txt"))
                 .filter(|p| {
                     let stem = p.file_stem().unwrap_or_default();
-                    !items.iter().any(|(img, _)| img.file_stem() == Some(stem))
+                    !split.items.iter().any(|(img, _)| img.file_stem() == Some(stem))
                 })
                 .count()
         })
         .unwrap_or(0);
-    Ok(YoloSplit {
-        items,
-        missing_labels,
-        duplicates,
-        orphan_labels,
-        skipped: 0,
-    })
+    Ok(split)
 }
 
 /// Reads the images of `sources`, each a folder ([`read_yolo_split`]) or a `.txt` file listing
 /// image paths one per line (relative paths, with or without a leading `./`, are relative to
 /// the list's folder), with their YOLO labels.
 pub fn read_yolo_sources(sources: &[PathBuf], num_classes: usize) -> Result<YoloSplit> {
-    let mut split = YoloSplit {
-        items: Vec::new(),
-        missing_labels: 0,
-        duplicates: 0,
-        orphan_labels: 0,
-        skipped: 0,
-    };
+    let mut split = YoloSplit::default();
     for source in sources {
         if source.is_dir() {
             split.extend(read_yolo_split(source, num_classes)?);
@@ -535,16 +528,7 @@ pub fn read_yolo_sources(sources: &[PathBuf], num_classes: usize) -> Result<Yolo
                     format!("line {}: image {} not found", i + 1, f.display()),
                 ));
             }
-            match read_yolo_labels(&f, Some(num_classes))? {
-                Some((boxes, d)) => {
-                    split.duplicates += d;
-                    split.items.push((f, boxes));
-                }
-                None => {
-                    split.missing_labels += 1;
-                    split.items.push((f, Vec::new()));
-                }
-            }
+            split.push_labelled(f, num_classes)?;
         }
     }
     if split.items.is_empty() {
@@ -993,13 +977,14 @@ impl DetectionSet {
         let s = i64::from(self.size);
         let xc = uniform(rng, s as f64 / 2.0, 1.5 * s as f64) as i64;
         let yc = uniform(rng, s as f64 / 2.0, 1.5 * s as f64) as i64;
-        let mut indices = [index, 0, 0, 0];
-        for i in &mut indices[1..] {
+        let mut picks = [index, 0, 0, 0];
+        for i in &mut picks[1..] {
             *i = rng.random_range(0..self.len_items());
         }
-        for i in (1..4).rev() {
-            indices.swap(i, rng.random_range(0..=i));
-        }
+        let indices: Vec<usize> = crate::rng::permutation(4, rng)
+            .into_iter()
+            .map(|k| picks[k])
+            .collect();
         let mut canvas = RgbImage::from_pixel(2 * s as u32, 2 * s as u32, image::Rgb([PAD_VALUE; 3]));
         let mut all = Vec::new();
         for (k, &i) in indices.iter().enumerate() {

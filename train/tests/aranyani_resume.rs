@@ -3,14 +3,10 @@
 
 #![cfg(unix)]
 
-// Only `metrics` is used: Aranyani's checkpoints are per pass, not the loop's `checkpoints/LATEST`.
-#[allow(dead_code)]
 mod common;
 
-use common::kill::metrics;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use common::kill::kill_resume_compare_at;
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_train-aranyani");
 
@@ -19,7 +15,8 @@ fn a_killed_sweep_resumes_to_the_same_forests() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("small.json");
     std::fs::write(&cfg, r#"{"synthetic": {"train": 6000, "test": 500}}"#).unwrap();
-    // Batches of 3 instances: checkpoints fall on update boundaries (every 300 -> 300).
+    // Batches of 3 instances: checkpoints fall on update boundaries (every 300 -> 300). Killed
+    // once the first pass has a checkpoint; a finished sweep has written sweep.csv.
     let args = [
         "--config",
         cfg.to_str().unwrap(),
@@ -30,41 +27,13 @@ fn a_killed_sweep_resumes_to_the_same_forests() {
         "--checkpoint-every",
         "300",
     ];
-    let reference = dir.path().join("reference");
-    let mut full = args.to_vec();
-    full.extend(["--out", reference.to_str().unwrap()]);
-    // Throughput is wall-clock; everything else must match.
-    let strip = |mut m: serde_json::Map<String, serde_json::Value>| {
-        m.remove("instances_per_second");
-        m
-    };
-    let want = strip(metrics(BIN, &full));
-
-    let killed = dir.path().join("killed");
-    let mut child = Command::new(BIN)
-        .args(args)
-        .args(["--quiet", "--out", killed.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill once the first pass has a checkpoint.
-    let first = killed.join("checkpoints/forest-lambda0-seed0.state.json");
-    let t0 = Instant::now();
-    while !first.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    child.kill().unwrap();
-    assert_eq!(child.wait().unwrap().signal(), Some(9));
-    assert!(!killed.join("sweep.csv").exists(), "the killed run had finished");
-
-    let got = strip(metrics(BIN, &["--resume", killed.to_str().unwrap()]));
-    assert_eq!(got, want, "the resumed run's final metrics differ");
+    let (reference, killed) = kill_resume_compare_at(
+        BIN,
+        dir.path(),
+        &args,
+        "checkpoints/forest-lambda0-seed0.state.json",
+        "sweep.csv",
+    );
     for lambda in ["0", "10"] {
         let f = format!("forest-lambda{lambda}-seed0.json");
         assert_eq!(

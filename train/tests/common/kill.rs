@@ -20,8 +20,8 @@ pub fn metrics(bin: &str, args: &[&str]) -> serde_json::Map<String, serde_json::
     let v: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     let mut m = v.as_object().unwrap().clone();
-    // Wall-clock times differ between runs; everything else must not.
-    m.retain(|k, _| !k.contains("seconds"));
+    // Wall-clock times (and throughputs) differ between runs; everything else must not.
+    m.retain(|k, _| !k.contains("seconds") && !k.ends_with("per_second"));
     m
 }
 
@@ -30,6 +30,18 @@ pub fn metrics(bin: &str, args: &[&str]) -> serde_json::Map<String, serde_json::
 /// metrics (wall-clock times aside) and returns the two run directories. `args` must ask for
 /// checkpoints early enough (e.g. `--checkpoint-every-steps`).
 pub fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
+    kill_resume_compare_at(bin, dir, args, "checkpoints/LATEST", "model.bpk")
+}
+
+/// [`kill_resume_compare`] for a trainer whose first checkpoint is the file `checkpoint` and
+/// whose finished runs have the file `finished` (both relative to the run directory).
+pub fn kill_resume_compare_at(
+    bin: &str,
+    dir: &Path,
+    args: &[&str],
+    checkpoint: &str,
+    finished: &str,
+) -> (PathBuf, PathBuf) {
     let reference = dir.join("reference");
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--out", reference.to_str().unwrap()]);
@@ -42,7 +54,7 @@ pub fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str]) -> (PathBuf, Pa
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let latest = killed.join("checkpoints/LATEST");
+    let latest = killed.join(checkpoint);
     let t0 = Instant::now();
     while !latest.exists() {
         assert!(
@@ -58,7 +70,7 @@ pub fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str]) -> (PathBuf, Pa
     child.kill().unwrap(); // SIGKILL
     assert_eq!(child.wait().unwrap().signal(), Some(9));
     assert!(
-        !killed.join("model.bpk").exists(),
+        !killed.join(finished).exists(),
         "{bin}: the killed run had finished"
     );
     let got = metrics(bin, &["--resume", killed.to_str().unwrap()]);
