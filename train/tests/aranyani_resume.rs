@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::kill::kill_resume_compare_at;
+use common::kill::{Marks, kill_resume_compare};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_train-aranyani");
@@ -27,13 +27,11 @@ fn a_killed_sweep_resumes_to_the_same_forests() {
         "--checkpoint-every",
         "300",
     ];
-    let (reference, killed) = kill_resume_compare_at(
-        BIN,
-        dir.path(),
-        &args,
-        "checkpoints/forest-lambda0-seed0.state.json",
-        "sweep.csv",
-    );
+    let marks = Marks {
+        checkpoint: "checkpoints/forest-lambda0-seed0.state.json",
+        finished: "sweep.csv",
+    };
+    let (reference, killed) = kill_resume_compare(BIN, dir.path(), &args, marks);
     for lambda in ["0", "10"] {
         let f = format!("forest-lambda{lambda}-seed0.json");
         assert_eq!(

@@ -172,6 +172,7 @@ fn sigkill_then_resume_matches_the_uninterrupted_run() {
         TRAIN,
         dir.path(),
         &["--config", cfg.to_str().unwrap(), "--checkpoint-every-steps", "3"],
+        common::kill::Marks::default(),
     );
     // The final metrics (test accuracies, loss, steps) agree; so do the aggregated prompts.
     let setup: PromptSrcSetup = zoo_weights::run::read_manifest::<RunFile>(&killed, FAMILY)

@@ -28,6 +28,7 @@ fn mlp_resumes_with_bit_identical_weights_after_sigkill() {
         env!("CARGO_BIN_EXE_train-mlp"),
         dir.path(),
         &["--config", cfg.to_str().unwrap()],
+        common::kill::Marks::default(),
     );
     let log = std::fs::read_to_string(killed.join("log.jsonl")).unwrap();
     let resume_line = log
@@ -81,6 +82,7 @@ fn evonorm_and_ebv_resume_exactly_after_sigkill() {
             "--checkpoint-every-steps",
             "2",
         ],
+        common::kill::Marks::default(),
     );
     let ebv = dir.path().join("ebv");
     std::fs::create_dir_all(&ebv).unwrap();
@@ -99,6 +101,7 @@ fn evonorm_and_ebv_resume_exactly_after_sigkill() {
             "--checkpoint-every-steps",
             "2",
         ],
+        common::kill::Marks::default(),
     );
 }
 
@@ -119,6 +122,7 @@ fn ponita_and_clip_resume_exactly_after_sigkill() {
         env!("CARGO_BIN_EXE_train-ponita"),
         &ponita,
         &["--config", cfg.to_str().unwrap(), "--checkpoint-every-steps", "2"],
+        common::kill::Marks::default(),
     );
     let clip = dir.path().join("clip");
     std::fs::create_dir_all(&clip).unwrap();
@@ -136,5 +140,6 @@ fn ponita_and_clip_resume_exactly_after_sigkill() {
         env!("CARGO_BIN_EXE_train-clip"),
         &clip,
         &["--config", cfg.to_str().unwrap(), "--checkpoint-every-steps", "2"],
+        common::kill::Marks::default(),
     );
 }

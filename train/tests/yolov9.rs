@@ -45,7 +45,7 @@ fn tiny_run_learns_reports_map_and_resumes_after_sigkill() {
         "--close-mosaic",
         "0",
     ]);
-    let (reference, _) = kill_resume_compare(BIN, dir.path(), &args);
+    let (reference, _) = kill_resume_compare(BIN, dir.path(), &args, common::kill::Marks::default());
     // Learning is checked without augmentation: at 64 pixels, mosaics of 8 images shrink most
     // objects under the 2-pixel limit, and three epochs of them say little.
     let plain = dir.path().join("plain");

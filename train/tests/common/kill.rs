@@ -25,23 +25,30 @@ pub fn metrics(bin: &str, args: &[&str]) -> serde_json::Map<String, serde_json::
     m
 }
 
+/// The files that tell a run's first checkpoint and its end apart (relative to the run
+/// directory); the default is the shared loop's.
+pub struct Marks {
+    /// Exists once the first checkpoint is written.
+    pub checkpoint: &'static str,
+    /// Exists once the run has finished.
+    pub finished: &'static str,
+}
+
+impl Default for Marks {
+    fn default() -> Self {
+        Self {
+            checkpoint: "checkpoints/LATEST",
+            finished: "model.bpk",
+        }
+    }
+}
+
 /// Runs `bin args` uninterrupted into `dir/reference`, and into `dir/killed` killed with SIGKILL
 /// once its first checkpoint exists, then resumed; asserts that both report the same final
 /// metrics (wall-clock times aside) and returns the two run directories. `args` must ask for
-/// checkpoints early enough (e.g. `--checkpoint-every-steps`).
-pub fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
-    kill_resume_compare_at(bin, dir, args, "checkpoints/LATEST", "model.bpk")
-}
-
-/// [`kill_resume_compare`] for a trainer whose first checkpoint is the file `checkpoint` and
-/// whose finished runs have the file `finished` (both relative to the run directory).
-pub fn kill_resume_compare_at(
-    bin: &str,
-    dir: &Path,
-    args: &[&str],
-    checkpoint: &str,
-    finished: &str,
-) -> (PathBuf, PathBuf) {
+/// checkpoints early enough (e.g. `--checkpoint-every-steps`); `marks` name the files of the
+/// first checkpoint and of a finished run.
+pub fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str], marks: Marks) -> (PathBuf, PathBuf) {
     let reference = dir.join("reference");
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--out", reference.to_str().unwrap()]);
@@ -54,7 +61,7 @@ pub fn kill_resume_compare_at(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let latest = killed.join(checkpoint);
+    let latest = killed.join(marks.checkpoint);
     let t0 = Instant::now();
     while !latest.exists() {
         assert!(
@@ -70,7 +77,7 @@ pub fn kill_resume_compare_at(
     child.kill().unwrap(); // SIGKILL
     assert_eq!(child.wait().unwrap().signal(), Some(9));
     assert!(
-        !killed.join(finished).exists(),
+        !killed.join(marks.finished).exists(),
         "{bin}: the killed run had finished"
     );
     let got = metrics(bin, &["--resume", killed.to_str().unwrap()]);
