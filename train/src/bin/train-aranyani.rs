@@ -16,24 +16,18 @@ use zoo_eval::aranyani::{AranyaniRun, DatasetKind, RunData, forest_file, load};
 use zoo_eval::cli::{CommonArgs, load_config, parse_args, print_metrics, run};
 use zoo_train::aranyani::{Checkpointing, PassResult, online_pass};
 
-/// The checkpoint interval of a run, kept beside its checkpoints for --resume.
-const EVERY_FILE: &str = "EVERY";
-/// The run's configuration with its floats as bits, for --resume.
-const CONFIG_FILE: &str = "config.json";
-
-fn read_every(dir: &Path) -> anyhow::Result<usize> {
-    let path = dir.join("checkpoints").join(EVERY_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: no checkpoints to resume from (was it run with --checkpoint-every?)",
-            dir.display()
-        )
-    })?;
-    text.trim()
-        .parse()
-        .with_context(|| format!("{}: not an instance count", path.display()))
-}
 use zoo_train::plot::{Series, line_plot};
+
+/// What --resume needs, kept beside the checkpoints: the configuration with its floats as bits
+/// (run.json's decimal text may read back an ulp off, and the generated data and z-scores would
+/// follow) and the checkpoint interval.
+const RESUME_FILE: &str = "resume.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Resume {
+    every: usize,
+    config: AranyaniRun,
+}
 
 fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String> {
     s.split(',')
@@ -128,11 +122,11 @@ struct Cli {
     quiet: bool,
 }
 
-fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
+/// The run's configuration and checkpoint interval: those of --resume's directory, else from the
+/// flags and --config.
+fn resolve(cli: &Cli) -> anyhow::Result<(AranyaniRun, Option<usize>)> {
     if let Some(dir) = &cli.resume {
-        // The exact configuration (floats as bits: run.json's decimal text may read back an ulp
-        // off, and the generated data and z-scores would follow).
-        let path = dir.join("checkpoints").join(CONFIG_FILE);
+        let path = dir.join("checkpoints").join(RESUME_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
                 "{}: no checkpoints to resume from (was it run with --checkpoint-every?)",
@@ -140,8 +134,9 @@ fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
             )
         })?;
         let value = zoo_train::aranyani::floats_from_bits(serde_json::from_str(&text)?)?;
-        return serde_json::from_value(value)
-            .with_context(|| format!("{}: not a train-aranyani configuration", path.display()));
+        let r: Resume = serde_json::from_value(value)
+            .with_context(|| format!("{}: not a train-aranyani resume file", path.display()))?;
+        return Ok((r.config, Some(r.every)));
     }
     let mut cfg: AranyaniRun = match &cli.common.config {
         Some(p) => load_config(p)?,
@@ -235,7 +230,7 @@ fn resolve(cli: &Cli) -> anyhow::Result<AranyaniRun> {
     if let Some(bad) = cfg.sweep.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
         bail!("lambda must be finite and non-negative, got {bad}");
     }
-    Ok(cfg)
+    Ok((cfg, cli.checkpoint_every))
 }
 
 fn write_outputs(
@@ -322,25 +317,23 @@ fn main() -> ExitCode {
                  hundred parameters are far faster there than on any accelerator"
             );
         }
-        let cfg = resolve(&cli)?;
+        let (cfg, every) = resolve(&cli)?;
         let out = cli.resume.as_ref().or(cli.common.out.as_ref());
         let checkpoints = out.map(|o| o.join("checkpoints"));
-        // With checkpoints, run.json, the exact configuration and the interval are written first,
-        // so that --resume finds them.
-        let every = match (&cli.resume, cli.checkpoint_every) {
-            (Some(dir), _) => Some(read_every(dir)?),
-            (None, n) => n,
-        };
-        // During a resume they are already there (and the configuration came from them).
-        if let (Some(o), Some(n), None) = (out, every, &cli.resume) {
+        // With checkpoints, run.json and the resume file are written first, so that --resume
+        // finds them (during a resume they are already there).
+        if let (Some(o), Some(every), None) = (out, every, &cli.resume) {
             zoo_weights::run::write_manifest(o, zoo_eval::aranyani::FAMILY, &cfg)?;
-            let dir = o.join("checkpoints");
+            let resume = Resume {
+                every,
+                config: cfg.clone(),
+            };
+            let path = o.join("checkpoints").join(RESUME_FILE);
             zoo_weights::atomic::write_json_atomic(
-                dir.join(CONFIG_FILE),
-                &zoo_train::aranyani::floats_to_bits(serde_json::to_value(&cfg)?),
+                &path,
+                &zoo_train::aranyani::floats_to_bits(serde_json::to_value(&resume)?),
             )
-            .and_then(|()| zoo_weights::atomic::write_atomic(dir.join(EVERY_FILE), n.to_string().as_bytes()))
-            .with_context(|| format!("writing {}", dir.display()))?;
+            .with_context(|| format!("writing {}", path.display()))?;
         }
         let data = load(&cfg)?;
         let (train, test, dim, what) = (&data.train, &data.test, data.dim, &data.what);
