@@ -135,10 +135,12 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let descr = dict_value(header, "descr").ok_or("header has no `descr`")?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    let fortran = dict_value(header, "fortran_order").ok_or("header has no `fortran_order`")?;
-    if fortran.trim() != "False" {
-        return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
-    }
+    let fortran = match dict_value(header, "fortran_order").map(str::trim) {
+        Some("False") => false,
+        Some("True") => true,
+        Some(v) => return Err(format!("`fortran_order` is `{v}`, not True or False")),
+        None => return Err("header has no `fortran_order`".into()),
+    };
     let shape_text = dict_value(header, "shape").ok_or("header has no `shape`")?;
     let shape = shape_text
         .trim_matches(|c| c == '(' || c == ')')
@@ -193,7 +195,7 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
             })
         };
     }
-    let data = match (kind.as_bytes()[0], size) {
+    let mut data = match (kind.as_bytes()[0], size) {
         (b'f', 8) => NpyData::F64(decode!(f64).collect()),
         (b'f', 4) => NpyData::F32(decode!(f32).collect()),
         (b'i', 8) => NpyData::Int(decode!(i64).collect()),
@@ -209,7 +211,37 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
             ));
         }
     };
+    if fortran {
+        // np.save writes a Fortran-contiguous array column-major: reorder to C order.
+        data = match data {
+            NpyData::F64(v) => NpyData::F64(fortran_to_c(&v, &shape)),
+            NpyData::F32(v) => NpyData::F32(fortran_to_c(&v, &shape)),
+            NpyData::Int(v) => NpyData::Int(fortran_to_c(&v, &shape)),
+        };
+    }
     Ok(NpyArray { shape, data })
+}
+
+/// Values stored column-major (first axis fastest) in row-major order.
+fn fortran_to_c<T: Copy>(values: &[T], shape: &[usize]) -> Vec<T> {
+    // Column-major strides; walk the C-order index like an odometer (last axis fastest).
+    let mut strides = vec![1usize; shape.len()];
+    for a in 1..shape.len() {
+        strides[a] = strides[a - 1] * shape[a - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut out = Vec::with_capacity(values.len());
+    for _ in 0..values.len() {
+        out.push(values[index.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for a in (0..shape.len()).rev() {
+            index[a] += 1;
+            if index[a] < shape[a] {
+                break;
+            }
+            index[a] = 0;
+        }
+    }
+    out
 }
 
 /// The text of `key`'s value in the header's Python dict literal.
@@ -337,9 +369,32 @@ mod tests {
         let e = parse_npy(&bytes[..bytes.len() - 3]).unwrap_err();
         assert!(e.contains("truncated"), "{e}");
         let at = bytes.windows(5).position(|w| w == b"False").unwrap();
-        let mut fortran = bytes.clone();
-        fortran[at..at + 5].copy_from_slice(b"True ");
-        let e = parse_npy(&fortran).unwrap_err();
-        assert!(e.contains("Fortran"), "{e}");
+        let mut odd = bytes.clone();
+        odd[at..at + 5].copy_from_slice(b"Maybe");
+        let e = parse_npy(&odd).unwrap_err();
+        assert!(e.contains("fortran_order"), "{e}");
+    }
+
+    /// A Fortran-ordered file (`np.save` of `np.asfortranarray(np.arange(24).reshape(2, 3, 4))`
+    /// writes 0, 12, 4, 16, 8, 20, 1, 13, ...) reads back in C order.
+    #[test]
+    fn fortran_order_is_reordered() {
+        let shape = [2usize, 3, 4];
+        let c: Vec<f64> = (0..24).map(f64::from).collect();
+        let mut column_major = Vec::new();
+        for k in 0..4 {
+            for j in 0..3 {
+                for i in 0..2 {
+                    column_major.push(c[i * 12 + j * 4 + k]);
+                }
+            }
+        }
+        assert_eq!(&column_major[..8], &[0.0, 12.0, 4.0, 16.0, 8.0, 20.0, 1.0, 13.0]);
+        let mut bytes = encode_npy(&NpyArray::f64(shape.to_vec(), column_major));
+        let at = bytes.windows(5).position(|w| w == b"False").unwrap();
+        bytes[at..at + 5].copy_from_slice(b"True ");
+        let a = parse_npy(&bytes).unwrap();
+        assert_eq!(a.shape, shape);
+        assert_eq!(a.to_f64(), c);
     }
 }
