@@ -665,11 +665,23 @@ impl Trainer {
         let mut ema = None;
         let mut average = avg_group.clone().map(WeightedAverage::new);
         let mut resumed_from = None;
-        if self.resume {
+        let latest = if self.resume {
             let store = self
                 .store()
                 .ok_or_else(|| TrainError::Config("resume needs an output directory".into()))?;
-            let ckpt = store.latest()?;
+            match store.latest() {
+                // Killed before its first checkpoint: nothing was trained that a checkpoint kept,
+                // so the run starts over from its run.json (the same seed gives the same run).
+                Err(CheckpointError::Missing { .. }) if store.never_written() => {
+                    resumed_from = Some(0);
+                    None
+                }
+                other => Some(other?),
+            }
+        } else {
+            None
+        };
+        if let Some(ckpt) = latest {
             let restore_err = |message: String| TrainError::Restore {
                 path: ckpt.dir.clone(),
                 message,

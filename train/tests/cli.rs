@@ -243,3 +243,40 @@ fn aranyani_sweeps_csv_files_and_refuses_bad_rows() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no column `y`"), "{}", stderr(&o));
 }
+
+/// An --out that cannot be created (a path under a file: root ignores permissions) is an error
+/// naming it, with exit code 1, from every trainer before any training (with their default
+/// configurations, some of which train for many minutes), and nothing is left behind.
+#[test]
+fn an_unwritable_out_fails_first_in_every_trainer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "a-file", "x");
+    let out = format!("{file}/run");
+    for bin in [
+        env!("CARGO_BIN_EXE_train-mlp"),
+        env!("CARGO_BIN_EXE_train-evonorm"),
+        env!("CARGO_BIN_EXE_train-ebv"),
+        env!("CARGO_BIN_EXE_train-ponita"),
+        env!("CARGO_BIN_EXE_train-clip"),
+        env!("CARGO_BIN_EXE_train-promptsrc"),
+        env!("CARGO_BIN_EXE_train-yolov9"),
+        env!("CARGO_BIN_EXE_train-aranyani"),
+    ] {
+        let o = Command::new(bin)
+            .args(["--out", &out, "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{bin}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.starts_with("error: ") && e.contains(&out) && e.contains("Not a directory"),
+            "{bin}: {e}"
+        );
+        assert!(
+            o.stdout.is_empty(),
+            "{bin} reported results: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}

@@ -220,6 +220,17 @@ impl CheckpointStore {
         })
     }
 
+    /// Whether no checkpoint was ever completed here (a checkpoint directory gets its name only
+    /// once written; temporary ones of an interrupted first write do not count). Damaged
+    /// checkpoints do count: a run that had them must not silently start over.
+    pub fn never_written(&self) -> bool {
+        fs::read_dir(&self.root).map_or(true, |entries| {
+            !entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
+        })
+    }
+
     /// Every complete checkpoint, oldest first. Incomplete or damaged ones are skipped.
     pub fn complete(&self) -> Vec<Checkpoint> {
         let Ok(entries) = fs::read_dir(&self.root) else {

@@ -320,10 +320,14 @@ fn main() -> ExitCode {
         let (cfg, every) = resolve(&cli)?;
         let out = cli.resume.as_ref().or(cli.common.out.as_ref());
         let checkpoints = out.map(|o| o.join("checkpoints"));
-        // With checkpoints, run.json and the resume file are written first, so that --resume
-        // finds them (during a resume they are already there).
+        // run.json (and, with checkpoints, the resume file) are written first: an --out that
+        // cannot be written fails before the learning rather than after it, and --resume finds
+        // them (during a resume they are already there).
+        if let (Some(o), None) = (out, &cli.resume) {
+            zoo_weights::run::write_manifest(o, zoo_eval::aranyani::FAMILY, &cfg)
+                .with_context(|| format!("writing {}", o.join("run.json").display()))?;
+        }
         if let (Some(o), Some(every), None) = (out, every, &cli.resume) {
-            zoo_weights::run::write_manifest(o, zoo_eval::aranyani::FAMILY, &cfg)?;
             let resume = Resume {
                 every,
                 config: cfg.clone(),
