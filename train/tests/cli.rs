@@ -280,3 +280,61 @@ fn an_unwritable_out_fails_first_in_every_trainer() {
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
+
+/// A run killed before its first checkpoint (only run.json written) resumes by starting over and
+/// ends as the uninterrupted run did; a run whose checkpoints are all damaged is not silently
+/// retrained over them: `--resume` is an error naming the folder.
+#[test]
+fn resume_without_checkpoints_starts_over_and_damaged_ones_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "tiny.json", TINY);
+    let out = dir.path().join("run");
+    let o = run(&[
+        "--config",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let metrics = |line: &str| {
+        let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        v.retain(|k, _| !k.contains("seconds") && !k.ends_with("per_second"));
+        v
+    };
+    let checkpoints = out.join("checkpoints");
+    let kept: Vec<_> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert!(!kept.is_empty());
+    // Damaged: every checkpoint's state file unreadable.
+    for c in &kept {
+        std::fs::write(c.join("state.json"), "{").unwrap();
+    }
+    let o = run(&["--resume", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no complete checkpoint"), "{}", stderr(&o));
+    // Never written: only run.json (and a log) remain of the run.
+    std::fs::remove_dir_all(&checkpoints).unwrap();
+    for f in ["model.bpk", "best.bpk", "metrics.json"] {
+        let _ = std::fs::remove_file(out.join(f));
+    }
+    let o = run(&["--resume", out.to_str().unwrap(), "--json", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    assert_eq!(metrics(&got), metrics(&want));
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    assert!(log.contains(r#""event":"resume","step":0"#), "{log}");
+}
