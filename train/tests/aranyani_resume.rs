@@ -30,6 +30,8 @@ fn a_killed_sweep_resumes_to_the_same_forests() {
     let marks = Marks {
         checkpoint: "checkpoints/forest-lambda0-seed0.state.json",
         finished: "sweep.csv",
+        record: "checkpoints/resume.json",
+        weights: Some("forest-lambda10-seed0.json"),
     };
     let (reference, killed) = kill_resume_compare(BIN, dir.path(), &args, marks);
     for lambda in ["0", "10"] {
