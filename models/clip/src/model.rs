@@ -7,8 +7,8 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, sigmoid, softmax};
 use serde::{Deserialize, Serialize};
+use zoo_kernels::{gelu, quick_gelu, softmax_last};
 
 /// CLIP's per-channel image mean (of pixel / 255), OpenAI's and open_clip's `OPENAI_DATASET_MEAN`.
 pub const IMAGE_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -313,7 +313,7 @@ impl Act {
     fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Act::Gelu => gelu(x),
-            Act::QuickGelu => x.clone() * sigmoid(x * 1.702),
+            Act::QuickGelu => quick_gelu(x),
         }
     }
 }
@@ -357,7 +357,7 @@ impl Attention {
         if let Some(m) = mask {
             logits = logits + m.reshape([1, 1, n, n]);
         }
-        let ctx = softmax(logits, 3).matmul(v).swap_dims(1, 2).reshape([b * n, w]);
+        let ctx = softmax_last(logits).matmul(v).swap_dims(1, 2).reshape([b * n, w]);
         self.out_proj.forward(ctx).reshape([b, n, w])
     }
 }

@@ -12,8 +12,8 @@ use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::gelu;
 use serde::{Deserialize, Serialize};
+use zoo_kernels::gelu;
 
 /// Whether scalar outputs are per node or summed per graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

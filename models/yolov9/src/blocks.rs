@@ -10,79 +10,9 @@ use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-/// e^x for f32 without libm (so that loops over slices vectorise): x = n ln 2 + r with
-/// |r| <= ln 2 / 2 (n by the 1.5 x 2^23 rounding trick, ln 2 in two parts), e^r by its degree-6
-/// Taylor polynomial (error below 2e-7 relative), 2^n from the exponent bits. Clamped to
-/// [-87, 88] (beyond, e^x under- or overflows f32's normal range).
-#[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
-#[inline(always)]
-fn silu_loop(values: &mut [f32]) {
-    for v in values {
-        *v /= 1.0 + exp_f32(-*v);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn silu_avx512(values: &mut [f32]) {
-    silu_loop(values);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn silu_avx2(values: &mut [f32]) {
-    silu_loop(values);
-}
-
-/// SiLU(x) = x sigmoid(x) = x / (1 + e^-x) in place, in parallel chunks, with the widest SIMD
-/// the CPU has (detected at run time).
-pub fn silu_slice(values: &mut [f32]) {
-    use rayon::prelude::*;
-    values.par_chunks_mut(1 << 15).for_each(|chunk| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (checked above).
-                return unsafe { silu_avx512(chunk) };
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                return unsafe { silu_avx2(chunk) };
-            }
-        }
-        silu_loop(chunk);
-    });
-}
-
-/// SiLU. For inference on the CPU backend it runs as one vectorised pass over the data
-/// ([`silu_slice`]): Burn's flex backend evaluates `sigmoid` with scalar `expf` calls, which took
-/// about 40 % of GELAN's inference time. With autodiff or on a GPU, Burn's `silu`.
-pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let device = x.device();
-    if device.is_autodiff() || device != Device::flex() || x.dtype() != burn::tensor::DType::F32 {
-        return burn::tensor::activation::silu(x);
-    }
-    let shape = x.shape();
-    let mut v = x
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32");
-    silu_slice(&mut v);
-    Tensor::from_data(TensorData::new(v, shape), &device)
-}
+/// SiLU: one vectorised pass for inference on the CPU backend (Burn's flex evaluates `sigmoid`
+/// with scalar `expf` calls, about 40 % of GELAN's inference time); Burn's `silu` otherwise.
+pub use zoo_kernels::silu;
 
 /// Batch-norm epsilon of every YOLOv9 BN (set by the reference's `initialize_weights`).
 pub const BN_EPS: f64 = 1e-3;
@@ -629,26 +559,6 @@ impl Block {
             Self::Sppelan(m) => Self::Sppelan(m.fuse()),
             Self::CbLinear(m) => Self::CbLinear(m),
             Self::Head(m) => Self::Head(m.fuse()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fast_silu_matches_the_definition() {
-        let xs: Vec<f32> = (-2000..=2000)
-            .map(|i| i as f32 * 0.05)
-            .chain([-1e4, -90.0, 90.0, 1e4, 0.0])
-            .collect();
-        let mut got = xs.clone();
-        silu_slice(&mut got);
-        for (x, y) in xs.iter().zip(&got) {
-            let want = (f64::from(*x) / (1.0 + (-f64::from(*x)).exp())) as f32;
-            let tol = 4e-7 * want.abs() + 1e-30;
-            assert!((y - want).abs() <= tol, "silu({x}) = {y}, want {want}");
         }
     }
 }

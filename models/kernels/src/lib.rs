@@ -1,0 +1,292 @@
+//! Element-wise activations and the softmax as single vectorised passes for inference on Burn's
+//! CPU backend (flex), shared by the model crates.
+//!
+//! Burn's flex backend evaluates `exp` and `erf` with one scalar libm call per element, and every
+//! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
+//! of the time (BENCHMARKS.md). Here each activation is one pass over the data with polynomial
+//! `exp`/`erf` that the compiler vectorises (AVX-512 or AVX2, detected at run time), in parallel
+//! chunks. With autodiff, on a GPU or for other dtypes, every function is Burn's own op, so
+//! training and the GPU backends are unchanged.
+
+use burn::prelude::*;
+use burn::tensor::DType;
+
+/// e^x for f32 without libm (so that loops over slices vectorise): x = n ln 2 + r with
+/// |r| <= ln 2 / 2 (n by the 1.5 x 2^23 rounding trick, ln 2 in two parts), e^r by its degree-6
+/// Taylor polynomial (error below 2e-7 relative), 2^n from the exponent bits. Above 88 it stays
+/// at e^88 (f32's range ends there); below -87 it is 0 (so that -inf, a masked attention logit,
+/// gives exactly 0 as libm's does).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0;
+    let c = x.clamp(-87.0, 88.0);
+    let n = (c * LOG2E + ROUND) - ROUND;
+    let r = c - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let y = p * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if x < -87.0 { 0.0 } else { y }
+}
+
+/// erf(x) for f32 without libm, odd in x: for |x| < 0.5 its Taylor series to x^11 (1 - erf
+/// would cancel there), else Abramowitz & Stegun 7.1.26, erf(|x|) = 1 - t (a1 + t (a2 + ...))
+/// e^{-x^2} with t = 1 / (1 + p |x|) (absolute error below 1.5e-7, 4e-7 in f32). Both are
+/// computed and one selected, so loops still vectorise.
+#[inline(always)]
+pub fn erf_f32(x: f32) -> f32 {
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_7, -1.453_152_1, 1.061_405_4];
+    const TWO_OVER_SQRT_PI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
+    let a = x.abs();
+    let t = 1.0 / (1.0 + P * a);
+    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
+    let far = (1.0 - poly * exp_f32(-a * a)).copysign(x);
+    let z = x * x;
+    let near = TWO_OVER_SQRT_PI
+        * x
+        * (1.0
+            + z * (-1.0 / 3.0
+                + z * (1.0 / 10.0 + z * (-1.0 / 42.0 + z * (1.0 / 216.0 + z * (-1.0 / 1320.0))))));
+    if a < 0.5 { near } else { far }
+}
+
+/// Runs `f` over `values` in parallel chunks with the widest SIMD the CPU has (run-time
+/// detection; `f` is inlined into each feature-specific copy of the loop).
+#[inline(always)]
+fn map_in_place(values: &mut [f32], f: impl Fn(f32) -> f32 + Sync + Copy) {
+    use rayon::prelude::*;
+    #[inline(always)]
+    fn run(chunk: &mut [f32], f: impl Fn(f32) -> f32) {
+        for v in chunk {
+            *v = f(*v);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn run_avx512(chunk: &mut [f32], f: impl Fn(f32) -> f32) {
+        run(chunk, f);
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2(chunk: &mut [f32], f: impl Fn(f32) -> f32) {
+        run(chunk, f);
+    }
+    values.par_chunks_mut(1 << 15).for_each(|chunk| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked above).
+                return unsafe { run_avx512(chunk, f) };
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                return unsafe { run_avx2(chunk, f) };
+            }
+        }
+        run(chunk, f);
+    });
+}
+
+/// SiLU(x) = x sigmoid(x) = x / (1 + e^-x), in place.
+pub fn silu_slice(values: &mut [f32]) {
+    map_in_place(values, |x| x / (1.0 + exp_f32(-x)));
+}
+
+/// QuickGELU(x) = x sigmoid(1.702 x) (OpenAI CLIP), in place.
+pub fn quick_gelu_slice(values: &mut [f32]) {
+    map_in_place(values, |x| x / (1.0 + exp_f32(-1.702 * x)));
+}
+
+/// GELU(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (Hendrycks & Gimpel, the exact form), in
+/// place.
+pub fn gelu_slice(values: &mut [f32]) {
+    map_in_place(values, |x| {
+        0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
+    });
+}
+
+/// Softmax over consecutive rows of `row` values, in place (max subtracted first).
+pub fn softmax_rows(values: &mut [f32], row: usize) {
+    use rayon::prelude::*;
+    if row == 0 {
+        return;
+    }
+    let rows_per_chunk = ((1 << 14) / row).max(1);
+    values.par_chunks_mut(rows_per_chunk * row).for_each(|chunk| {
+        for r in chunk.chunks_mut(row) {
+            let max = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            if max == f32::NEG_INFINITY {
+                // A fully masked row: Burn's softmax gives NaN here; so does this.
+                r.fill(f32::NAN);
+                continue;
+            }
+            let mut sum = 0.0;
+            for v in r.iter_mut() {
+                *v = exp_f32(*v - max);
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            for v in r.iter_mut() {
+                *v *= inv;
+            }
+        }
+    });
+}
+
+/// Whether `x` takes the vectorised path: f32 on the flex backend without autodiff.
+fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
+    let device = x.device();
+    !device.is_autodiff() && device == Device::flex() && x.dtype() == DType::F32
+}
+
+fn apply<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> {
+    let device = x.device();
+    let shape = x.shape();
+    let mut v = x
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("an f32 tensor reads back as f32");
+    f(&mut v);
+    Tensor::from_data(TensorData::new(v, shape), &device)
+}
+
+/// SiLU (Elfwing et al. 2018), vectorised for inference on flex ([`silu_slice`]); otherwise
+/// Burn's `silu`.
+pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_flex(&x) {
+        return burn::tensor::activation::silu(x);
+    }
+    apply(x, silu_slice)
+}
+
+/// QuickGELU, x sigmoid(1.702 x) (Radford et al. 2021), vectorised for inference on flex
+/// ([`quick_gelu_slice`]); otherwise as Burn ops.
+pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_flex(&x) {
+        return x.clone() * burn::tensor::activation::sigmoid(x * 1.702);
+    }
+    apply(x, quick_gelu_slice)
+}
+
+/// GELU, x Phi(x) (Hendrycks & Gimpel 2016, the erf form), vectorised for inference on flex
+/// ([`gelu_slice`]); otherwise Burn's `gelu`.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_flex(&x) {
+        return burn::tensor::activation::gelu(x);
+    }
+    apply(x, gelu_slice)
+}
+
+/// Softmax over the last dimension, vectorised for inference on flex ([`softmax_rows`]);
+/// otherwise Burn's `softmax`.
+pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_flex(&x) {
+        return burn::tensor::activation::softmax(x, D - 1);
+    }
+    let row = x.dims()[D - 1];
+    apply(x, |v| softmax_rows(v, row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Vec<f32> {
+        (-4000..=4000).map(|i| i as f32 * 0.0025).collect()
+    }
+
+    #[test]
+    fn exp_and_erf_match_libm() {
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+        for x in (-8700..=8800).map(|i| i as f32 * 0.01) {
+            let (got, want) = (exp_f32(x), (x as f64).exp());
+            assert!(
+                ((got as f64 - want) / want).abs() < 3e-7,
+                "exp({x}) = {got}, libm {want}"
+            );
+        }
+        for x in grid() {
+            let want = libm_erf(x as f64);
+            assert!(
+                (erf_f32(x) as f64 - want).abs() < 4e-7,
+                "erf({x}) = {}, want {want}",
+                erf_f32(x)
+            );
+        }
+    }
+
+    #[test]
+    fn silu_matches_the_definition() {
+        let xs: Vec<f32> = (-2000..=2000)
+            .map(|i| i as f32 * 0.05)
+            .chain([-1e4, -90.0, 90.0, 1e4, 0.0])
+            .collect();
+        let mut got = xs.clone();
+        silu_slice(&mut got);
+        for (x, y) in xs.iter().zip(&got) {
+            let want = (f64::from(*x) / (1.0 + (-f64::from(*x)).exp())) as f32;
+            let tol = 4e-7 * want.abs() + 1e-30;
+            assert!((y - want).abs() <= tol, "silu({x}) = {y}, want {want}");
+        }
+    }
+
+    /// erf by its Taylor series (|x| < 3) or continued fraction, in f64 (std has no erf).
+    fn libm_erf(x: f64) -> f64 {
+        if x.abs() < 3.0 {
+            let (mut term, mut sum, mut n) = (x, x, 0.0);
+            while term.abs() > 1e-17 {
+                n += 1.0;
+                term *= -x * x / n;
+                sum += term / (2.0 * n + 1.0);
+            }
+            sum * 2.0 / std::f64::consts::PI.sqrt()
+        } else {
+            // erfc(x) = e^{-x^2} / (x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4) - ...), ample at |x| >= 3.
+            let a = x.abs();
+            let s = 1.0 - 1.0 / (2.0 * a * a) + 3.0 / (4.0 * a.powi(4)) - 15.0 / (8.0 * a.powi(6));
+            (1.0 - (-a * a).exp() / (a * std::f64::consts::PI.sqrt()) * s).copysign(x)
+        }
+    }
+
+    #[test]
+    fn activations_match_burn_ops() {
+        let device = Device::flex();
+        let x = Tensor::<1>::from_floats(grid().as_slice(), &device);
+        let check = |name: &str, got: Tensor<1>, want: Tensor<1>, tol: f32| {
+            let d = (got - want).abs().max().into_scalar::<f32>();
+            assert!(d < tol, "{name}: max abs diff {d}");
+        };
+        check(
+            "silu",
+            silu(x.clone()),
+            burn::tensor::activation::silu(x.clone()),
+            2e-6,
+        );
+        check(
+            "quick_gelu",
+            quick_gelu(x.clone()),
+            x.clone() * burn::tensor::activation::sigmoid(x.clone() * 1.702),
+            2e-6,
+        );
+        check(
+            "gelu",
+            gelu(x.clone()),
+            burn::tensor::activation::gelu(x.clone()),
+            3e-6,
+        );
+        let rows = x.slice(0..8000).reshape([80, 100]) * 20.0;
+        let d = (softmax_last(rows.clone()) - burn::tensor::activation::softmax(rows, 1))
+            .abs()
+            .max()
+            .into_scalar::<f32>();
+        assert!(d < 1e-6, "softmax: max abs diff {d}");
+        // A causal mask's -inf logits get exactly 0, as with Burn's softmax.
+        let masked = Tensor::<2>::from_floats([[1.0, f32::NEG_INFINITY], [0.5, 2.0]], &device);
+        let p = softmax_last(masked).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!((p[0], p[1]), (1.0, 0.0));
+    }
+}
