@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const MODEL_CRATES: [&str; 9] = [
+const MODEL_CRATES: [&str; 10] = [
+    "zoo-kernels",
     "zoo-mlp",
     "zoo-evonorm",
     "zoo-resnet",
