@@ -242,6 +242,34 @@ fn aranyani_sweeps_csv_files_and_refuses_bad_rows() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no column `y`"), "{}", stderr(&o));
+    // NaN and infinities in a numeric column are errors naming the file, line and field.
+    for (bad_value, name) in [("NaN", "nan.csv"), ("inf", "inf.csv"), ("-Infinity", "ninf.csv")] {
+        let clean = text.strip_suffix("1,33\n").unwrap();
+        let with = clean.replacen("\n1,21,M\n", &format!("\n1,{bad_value},M\n"), 1);
+        assert_ne!(with, clean);
+        let path = write(dir.path(), name, &with);
+        let o = Command::new(ARANYANI)
+            .args([
+                "--dataset",
+                "csv",
+                "--data-path",
+                &path,
+                "--label",
+                "income",
+                "--sensitive",
+                "sex=F",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{bad_value}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!(
+                "{name}, line 3, field `age`: not a finite number: `{bad_value}`"
+            )),
+            "{e}"
+        );
+    }
 }
 
 /// An --out that cannot be created (a path under a file: root ignores permissions) is an error
