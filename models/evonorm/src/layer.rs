@@ -3,7 +3,8 @@
 use crate::config::{Activation, Convention, EvoNormConfig, EvoNormError, EvoNormKind};
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, relu, sigmoid, silu};
+use burn::tensor::activation::relu;
+use zoo_kernels::{channel_swish, gelu, silu};
 
 /// Settings fixed at construction.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,16 +191,10 @@ impl EvoNorm {
         x / left.max_pair(right)
     }
 
-    /// `x sigmoid(v x)`.
+    /// `x sigmoid(v x)` (one vectorised pass for inference on the CPU backend).
     fn swish_v(&self, x: Tensor<4>) -> Tensor<4> {
-        let c = self.settings.channels;
-        let v = self
-            .v
-            .as_ref()
-            .expect("S0 with activation has v")
-            .val()
-            .reshape([1, c, 1, 1]);
-        x.clone() * sigmoid(x * v)
+        let v = self.v.as_ref().expect("S0 with activation has v").val();
+        channel_swish(x, v)
     }
 
     fn act(&self, x: Tensor<4>) -> Tensor<4> {

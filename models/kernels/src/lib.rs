@@ -53,40 +53,42 @@ pub fn erf_f32(x: f32) -> f32 {
     if a < 0.5 { near } else { far }
 }
 
-/// Runs `f` over `values` in parallel chunks with the widest SIMD the CPU has (run-time
-/// detection; `f` is inlined into each feature-specific copy of the loop).
+/// Runs `run` on `chunk` compiled for the widest SIMD the CPU has (run-time detection; `run` is
+/// inlined into each feature-specific copy, so its loops vectorise for that feature).
+#[inline(always)]
+fn with_widest_simd(chunk: &mut [f32], run: impl Fn(&mut [f32])) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(chunk: &mut [f32], run: impl Fn(&mut [f32])) {
+            run(chunk)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(chunk: &mut [f32], run: impl Fn(&mut [f32])) {
+            run(chunk)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked above).
+            return unsafe { avx512(chunk, run) };
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            return unsafe { avx2(chunk, run) };
+        }
+    }
+    run(chunk)
+}
+
+/// Runs `f` over `values` in parallel chunks, vectorised ([`with_widest_simd`]).
 #[inline(always)]
 fn map_in_place(values: &mut [f32], f: impl Fn(f32) -> f32 + Sync + Copy) {
     use rayon::prelude::*;
-    #[inline(always)]
-    fn run(chunk: &mut [f32], f: impl Fn(f32) -> f32) {
-        for v in chunk {
-            *v = f(*v);
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn run_avx512(chunk: &mut [f32], f: impl Fn(f32) -> f32) {
-        run(chunk, f);
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(chunk: &mut [f32], f: impl Fn(f32) -> f32) {
-        run(chunk, f);
-    }
     values.par_chunks_mut(1 << 15).for_each(|chunk| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (checked above).
-                return unsafe { run_avx512(chunk, f) };
+        with_widest_simd(chunk, |chunk| {
+            for v in chunk {
+                *v = f(*v);
             }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                return unsafe { run_avx2(chunk, f) };
-            }
-        }
-        run(chunk, f);
+        })
     });
 }
 
@@ -105,6 +107,24 @@ pub fn quick_gelu_slice(values: &mut [f32]) {
 pub fn gelu_slice(values: &mut [f32]) {
     map_in_place(values, |x| {
         0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
+    });
+}
+
+/// x sigmoid(v_c x) over `[N, C, plane]` values in place, `v` per channel (EvoNorm-S0/B0's
+/// numerator); planes in parallel.
+pub fn channel_swish_slice(values: &mut [f32], v: &[f32], plane: usize) {
+    use rayon::prelude::*;
+    if plane == 0 || v.is_empty() {
+        return;
+    }
+    let channels = v.len();
+    values.par_chunks_mut(plane).enumerate().for_each(|(i, chunk)| {
+        let vc = v[i % channels];
+        with_widest_simd(chunk, |chunk| {
+            for x in chunk {
+                *x /= 1.0 + exp_f32(-vc * *x);
+            }
+        })
     });
 }
 
@@ -178,6 +198,22 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return burn::tensor::activation::gelu(x);
     }
     apply(x, gelu_slice)
+}
+
+/// x sigmoid(v x) with `v` `[C]` per channel of `x` `[N, C, H, W]` (EvoNorm-S0's numerator, Liu
+/// et al. 2020, Eq. 2), vectorised for inference on flex ([`channel_swish_slice`]); otherwise as
+/// Burn ops.
+pub fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
+    if !on_flex(&x) || v.dtype() != DType::F32 {
+        let c = v.dims()[0];
+        return x.clone() * burn::tensor::activation::sigmoid(x * v.reshape([1, c, 1, 1]));
+    }
+    let [_, _, h, w] = x.dims();
+    let v = v
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("an f32 tensor reads back as f32");
+    apply(x, |values| channel_swish_slice(values, &v, h * w))
 }
 
 /// Softmax over the last dimension, vectorised for inference on flex ([`softmax_rows`]);
@@ -278,12 +314,18 @@ mod tests {
             burn::tensor::activation::gelu(x.clone()),
             3e-6,
         );
-        let rows = x.slice(0..8000).reshape([80, 100]) * 20.0;
+        let rows = x.clone().slice(0..8000).reshape([80, 100]) * 20.0;
         let d = (softmax_last(rows.clone()) - burn::tensor::activation::softmax(rows, 1))
             .abs()
             .max()
             .into_scalar::<f32>();
         assert!(d < 1e-6, "softmax: max abs diff {d}");
+        let planes = x.clone().slice(0..7200).reshape([2, 3, 30, 40]);
+        let v = Tensor::<1>::from_floats([0.5, -1.0, 2.0], &device);
+        let want = planes.clone()
+            * burn::tensor::activation::sigmoid(planes.clone() * v.clone().reshape([1, 3, 1, 1]));
+        let d = (channel_swish(planes, v) - want).abs().max().into_scalar::<f32>();
+        assert!(d < 2e-6, "channel_swish: max abs diff {d}");
         // A causal mask's -inf logits get exactly 0, as with Burn's softmax.
         let masked = Tensor::<2>::from_floats([[1.0, f32::NEG_INFINITY], [0.5, 2.0]], &device);
         let p = softmax_last(masked).into_data().try_into_vec::<f32>().unwrap();
