@@ -366,3 +366,47 @@ fn resume_without_checkpoints_starts_over_and_damaged_ones_refuse() {
     let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
     assert!(log.contains(r#""event":"resume","step":0"#), "{log}");
 }
+
+/// Empty datasets are errors naming the folder, with exit code 1: a YOLO data YAML whose image
+/// folders are empty, and an image-folder classification dataset whose class folder is empty.
+#[test]
+fn empty_datasets_are_errors_naming_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for split in ["images/train", "images/val", "cls/train/cat", "cls/test/cat"] {
+        std::fs::create_dir_all(dir.path().join(split)).unwrap();
+    }
+    let yaml = write(
+        dir.path(),
+        "data.yaml",
+        "train: images/train\nval: images/val\nnames: [cat]\n",
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_train-yolov9"))
+        .args(["--data", &yaml, "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("images/train: no .jpg, .jpeg or .png images"),
+        "{}",
+        stderr(&o)
+    );
+    let root = dir.path().join("cls");
+    let cfg = write(
+        dir.path(),
+        "folder.json",
+        &format!(
+            r#"{{"data": {{"source": {{"folder": {{"path": "{}", "size": 32}}}}}}}}"#,
+            root.display()
+        ),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_train-evonorm"))
+        .args(["--config", &cfg, "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("train/cat: class folder holds no"),
+        "{}",
+        stderr(&o)
+    );
+}
