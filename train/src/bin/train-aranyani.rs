@@ -239,8 +239,6 @@ fn write_outputs(
     data: &RunData,
     results: &[(PassResult, Forest)],
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    zoo_weights::run::write_manifest(out, zoo_eval::aranyani::FAMILY, cfg)?;
     if let Some(enc) = &data.encoder {
         zoo_weights::atomic::write_json_atomic(out.join("encoder.json"), enc)?;
     }
