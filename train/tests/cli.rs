@@ -1,6 +1,10 @@
 //! The command-line contract of the training binaries: exit codes, errors naming the field,
 //! `--json`, refusing to overwrite a run.
 
+#[path = "common/run.rs"]
+mod final_metrics;
+
+use final_metrics::metrics;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_train-mlp");
@@ -317,25 +321,7 @@ fn resume_without_checkpoints_starts_over_and_damaged_ones_refuse() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "tiny.json", TINY);
     let out = dir.path().join("run");
-    let o = run(&[
-        "--config",
-        &cfg,
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let want = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    let metrics = |line: &str| {
-        let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
-        v.retain(|k, _| !k.contains("seconds") && !k.ends_with("per_second"));
-        v
-    };
+    let want = metrics(BIN, &["--config", &cfg, "--out", out.to_str().unwrap()]);
     let checkpoints = out.join("checkpoints");
     let kept: Vec<_> = std::fs::read_dir(&checkpoints)
         .unwrap()
@@ -355,14 +341,7 @@ fn resume_without_checkpoints_starts_over_and_damaged_ones_refuse() {
     for f in ["model.bpk", "best.bpk", "metrics.json"] {
         let _ = std::fs::remove_file(out.join(f));
     }
-    let o = run(&["--resume", out.to_str().unwrap(), "--json", "--quiet"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let got = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    assert_eq!(metrics(&got), metrics(&want));
+    assert_eq!(metrics(BIN, &["--resume", out.to_str().unwrap()]), want);
     let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
     assert!(log.contains(r#""event":"resume","step":0"#), "{log}");
 }

@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::kill::{kill_resume_compare, metrics};
+use common::kill::kill_resume_compare;
+use common::run::metrics;
 
 const BIN: &str = env!("CARGO_BIN_EXE_train-yolov9");
 const TINY: [&str; 12] = [

@@ -2,33 +2,11 @@
 //! first checkpoint, and again at random moments, then `--resume`; every resumed run must report
 //! the same final metrics (and weights) as the uninterrupted one.
 
+use super::run::{metrics, parse_metrics};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub fn metrics(bin: &str, args: &[&str]) -> serde_json::Map<String, serde_json::Value> {
-    let o = Command::new(bin)
-        .args(args)
-        .args(["--json", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{bin} {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    parse_metrics(&o)
-}
-
-fn parse_metrics(o: &Output) -> serde_json::Map<String, serde_json::Value> {
-    let v: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
-    let mut m = v.as_object().unwrap().clone();
-    // Wall-clock times (and throughputs) differ between runs; everything else must not.
-    m.retain(|k, _| !k.contains("seconds") && !k.ends_with("per_second"));
-    m
-}
 
 /// The files that tell a run's first checkpoint and its end apart (relative to the run
 /// directory); the default is the shared loop's.

@@ -2,3 +2,4 @@
 
 #[cfg(unix)]
 pub mod kill;
+pub mod run;
