@@ -23,11 +23,15 @@ pub fn exp_f32(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0;
     let c = x.clamp(-87.0, 88.0);
-    let n = (c * LOG2E + ROUND) - ROUND;
+    let t = c * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = c - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let y = p * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // t's bits are 0x4B40_0000 + n (|n| <= 126 is far inside its 22-bit mantissa), so shifting
+    // (bits + 127) left by 23 leaves exactly 2^n's exponent field. (`n as i32` would be a
+    // saturating float-to-int conversion, which LLVM does one lane at a time.)
+    let y = p * f32::from_bits(t.to_bits().wrapping_add(127) << 23);
     if x < -87.0 { 0.0 } else { y }
 }
 
