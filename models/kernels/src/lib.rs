@@ -1,5 +1,6 @@
-//! Element-wise activations and the softmax as single vectorised passes for inference on Burn's
-//! CPU backend (flex), shared by the model crates.
+//! Element-wise activations and the softmax as single vectorised passes, a convolution with its
+//! bias and activation fused ([`conv2d`]) and separable pooling ([`pool2d`]), for inference on
+//! Burn's CPU backend (flex), shared by the model crates.
 //!
 //! Burn's flex backend evaluates `exp` and `erf` with one scalar libm call per element, and every
 //! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
@@ -10,6 +11,11 @@
 
 use burn::prelude::*;
 use burn::tensor::DType;
+
+mod conv;
+mod pool;
+pub use conv::{Activation, ConvGeometry, conv2d, conv2d_module, conv2d_slice};
+pub use pool::{Pool, pool2d, pool2d_slice};
 
 /// e^x for f32 without libm (so that loops over slices vectorise): x = n ln 2 + r with
 /// |r| <= ln 2 / 2 (n by the 1.5 x 2^23 rounding trick, ln 2 in two parts), e^r by its degree-6
@@ -60,15 +66,15 @@ pub fn erf_f32(x: f32) -> f32 {
 /// Runs `run` on `chunk` compiled for the widest SIMD the CPU has (run-time detection; `run` is
 /// inlined into each feature-specific copy, so its loops vectorise for that feature).
 #[inline(always)]
-fn with_widest_simd(chunk: &mut [f32], run: impl Fn(&mut [f32])) {
+fn with_widest_simd(chunk: &mut [f32], mut run: impl FnMut(&mut [f32])) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        fn avx512(chunk: &mut [f32], run: impl Fn(&mut [f32])) {
+        fn avx512(chunk: &mut [f32], mut run: impl FnMut(&mut [f32])) {
             run(chunk)
         }
         #[target_feature(enable = "avx2,fma")]
-        fn avx2(chunk: &mut [f32], run: impl Fn(&mut [f32])) {
+        fn avx2(chunk: &mut [f32], mut run: impl FnMut(&mut [f32])) {
             run(chunk)
         }
         if std::is_x86_feature_detected!("avx512f") {

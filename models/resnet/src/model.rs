@@ -23,6 +23,12 @@ fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Co
         .init(device)
 }
 
+/// A convolution's forward pass; on the CPU at inference, one pass per band of output rows
+/// without flex's layout conversions ([`zoo_kernels::conv2d`]).
+fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv2d_module(conv, x, zoo_kernels::Activation::Identity)
+}
+
 fn zero_weight(mut c: Conv2d) -> Conv2d {
     let dims = c.weight.dims();
     let device = c.weight.device();
@@ -39,7 +45,7 @@ pub struct Downsample {
 
 impl Downsample {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
+        let y = conv_forward(&self.conv, x);
         match &self.norm {
             Some(n) => n.forward(y),
             None => y,
@@ -161,10 +167,10 @@ impl Block {
                 Some(d) => d.forward(pre.clone()),
                 None => x,
             };
-            let h = self.conv1.forward(pre);
-            let h = self.conv2.forward(self.bn2.forward(h));
+            let h = conv_forward(&self.conv1, pre);
+            let h = conv_forward(&self.conv2, self.bn2.forward(h));
             let h = match (&self.bn3, &self.conv3) {
-                (Some(bn3), Some(conv3)) => conv3.forward(bn3.forward(h)),
+                (Some(bn3), Some(conv3)) => conv_forward(conv3, bn3.forward(h)),
                 _ => h,
             };
             h + shortcut
@@ -173,10 +179,10 @@ impl Block {
                 Some(d) => d.forward(x.clone()),
                 None => x.clone(),
             };
-            let h = self.bn1.forward(self.conv1.forward(x));
-            let h = self.bn2.forward(self.conv2.forward(h));
+            let h = self.bn1.forward(conv_forward(&self.conv1, x));
+            let h = self.bn2.forward(conv_forward(&self.conv2, h));
             let h = match (&self.conv3, &self.bn3) {
-                (Some(conv3), Some(bn3)) => bn3.forward(conv3.forward(h)),
+                (Some(conv3), Some(bn3)) => bn3.forward(conv_forward(conv3, h)),
                 _ => h,
             };
             relu(h + shortcut)
@@ -259,7 +265,7 @@ impl ResNetConfig {
 impl ResNet {
     /// Globally average-pooled features `[N, feature_dim]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.conv1.forward(x);
+        let mut x = conv_forward(&self.conv1, x);
         if let Some(bn1) = &self.bn1 {
             x = bn1.forward(x);
         }

@@ -6,13 +6,13 @@
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 
 /// SiLU: one vectorised pass for inference on the CPU backend (Burn's flex evaluates `sigmoid`
 /// with scalar `expf` calls, about 40 % of GELAN's inference time); Burn's `silu` otherwise.
 pub use zoo_kernels::silu;
+use zoo_kernels::{Activation, Pool, conv2d_module, pool2d};
 
 /// Batch-norm epsilon of every YOLOv9 BN (set by the reference's `initialize_weights`).
 pub const BN_EPS: f64 = 1e-3;
@@ -65,14 +65,21 @@ impl Conv {
         }
     }
 
-    /// SiLU(BN(conv(x))).
+    /// SiLU(BN(conv(x))); once fused, the convolution, its bias and the SiLU are one pass on
+    /// the CPU ([`zoo_kernels::conv2d`]).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
-        let y = match &self.bn {
-            Some(bn) => bn.forward(y),
-            None => y,
+        let act = if self.act {
+            Activation::Silu
+        } else {
+            Activation::Identity
         };
-        if self.act { silu(y) } else { y }
+        match &self.bn {
+            None => conv2d_module(&self.conv, x, act),
+            Some(bn) => {
+                let y = bn.forward(conv2d_module(&self.conv, x, Activation::Identity));
+                if self.act { silu(y) } else { y }
+            }
+        }
     }
 
     /// The convolution with the BN folded in, as (weight `[c2, c1/g, k, k]`, bias `[c2]`):
@@ -138,7 +145,7 @@ impl RepConvN {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match (&self.conv, &self.conv1, &self.conv2) {
-            (Some(conv), _, _) => silu(conv.forward(x)),
+            (Some(conv), _, _) => conv2d_module(conv, x, Activation::Silu),
             (None, Some(a), Some(b)) => silu(a.forward(x.clone()) + b.forward(x)),
             _ => unreachable!("RepConvN has either its two branches or the fused conv"),
         }
@@ -360,10 +367,7 @@ impl Elan1 {
 
 /// 2x2 average pool with stride 1 (H -> H - 1), the first step of AConv and ADown.
 fn avg_pool_s1(x: Tensor<4>) -> Tensor<4> {
-    AvgPool2dConfig::new([2, 2])
-        .with_strides([1, 1])
-        .init()
-        .forward(x)
+    pool2d(x, Pool::Avg, [2, 2], [1, 1], [0, 0])
 }
 
 /// AConv: 3x3 stride-2 Conv after a 2x2 stride-1 average pool.
@@ -404,11 +408,7 @@ impl ADown {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [a, b] = halves(avg_pool_s1(x));
-        let b = MaxPool2dConfig::new([3, 3])
-            .with_strides([2, 2])
-            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .init()
-            .forward(b);
+        let b = pool2d(b, Pool::Max, [3, 3], [2, 2], [1, 1]);
         Tensor::cat(vec![self.cv1.forward(a), self.cv2.forward(b)], 1)
     }
 }
@@ -430,14 +430,11 @@ impl Sppelan {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let pool = MaxPool2dConfig::new([5, 5])
-            .with_strides([1, 1])
-            .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
-            .init();
+        let pool = |x: Tensor<4>| pool2d(x, Pool::Max, [5, 5], [1, 1], [2, 2]);
         let a = self.cv1.forward(x);
-        let b = pool.forward(a.clone());
-        let c = pool.forward(b.clone());
-        let d = pool.forward(c.clone());
+        let b = pool(a.clone());
+        let c = pool(b.clone());
+        let d = pool(c.clone());
         self.cv5.forward(Tensor::cat(vec![a, b, c, d], 1))
     }
 }
@@ -462,7 +459,7 @@ impl CbLinear {
 
     /// The channel groups.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
-        let y = self.conv.forward(x);
+        let y = conv2d_module(&self.conv, x, Activation::Identity);
         let mut start = 0;
         self.splits
             .iter()
