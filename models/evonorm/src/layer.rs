@@ -4,7 +4,7 @@ use crate::config::{Activation, Convention, EvoNormConfig, EvoNormError, EvoNorm
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use zoo_kernels::{channel_swish, gelu, silu};
+use zoo_kernels::{EvoNormVariant, channel_swish, gelu, silu};
 
 /// Settings fixed at construction.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,12 +109,34 @@ impl EvoNorm {
             "EvoNorm over {} channels got {c}",
             self.settings.channels
         );
+        if let Some(y) = self.fused(&x) {
+            return y;
+        }
         let y = if self.settings.normalizes {
             self.normalize(x)
         } else {
             x
         };
         y * self.weight.val().reshape([1, c, 1, 1]) + self.bias.val().reshape([1, c, 1, 1])
+    }
+
+    /// B0 and S0/S0a (with v) at inference on the CPU as two passes over the data
+    /// ([`zoo_kernels::evonorm`]); `None` otherwise.
+    fn fused(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
+        let s = &self.settings;
+        let v = self.v.as_ref()?;
+        if !s.normalizes || !zoo_kernels::evonorm_fused(x) {
+            return None;
+        }
+        let variant = match (s.kind, &self.running_var) {
+            (EvoNormKind::B0, Some(running)) => EvoNormVariant::B0 {
+                running_var: running.value(),
+            },
+            (EvoNormKind::S0 | EvoNormKind::S0a, _) => EvoNormVariant::S0 { groups: s.groups },
+            _ => return None,
+        };
+        let params = [v.val(), self.weight.val(), self.bias.val()];
+        zoo_kernels::evonorm(x.clone(), variant, params, s.eps)
     }
 
     fn normalize(&self, x: Tensor<4>) -> Tensor<4> {

@@ -1,6 +1,7 @@
 //! Element-wise activations and the softmax as single vectorised passes, a convolution with its
-//! bias and activation fused ([`conv2d`]) and separable pooling ([`pool2d`]), for inference on
-//! Burn's CPU backend (flex), shared by the model crates.
+//! bias and activation fused ([`conv2d`]), separable pooling ([`pool2d`]) and EvoNorm-B0/S0 in
+//! two passes ([`evonorm`]), for inference on Burn's CPU backend (flex),
+//! shared by the model crates.
 //!
 //! Burn's flex backend evaluates `exp` and `erf` with one scalar libm call per element, and every
 //! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
@@ -13,8 +14,10 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 mod conv;
+mod norm;
 mod pool;
 pub use conv::{Activation, ConvGeometry, conv2d, conv2d_module, conv2d_slice};
+pub use norm::{EvoNormParams, EvoNormVariant, evonorm, evonorm_b0_slice, evonorm_fused, evonorm_s0_slice};
 pub use pool::{Pool, pool2d, pool2d_slice};
 
 /// e^x for f32 without libm (so that loops over slices vectorise): x = n ln 2 + r with
@@ -63,30 +66,36 @@ pub fn erf_f32(x: f32) -> f32 {
     if a < 0.5 { near } else { far }
 }
 
-/// Runs `run` on `chunk` compiled for the widest SIMD the CPU has (run-time detection; `run` is
-/// inlined into each feature-specific copy, so its loops vectorise for that feature).
+/// Runs `run` compiled for the widest SIMD the CPU has (run-time detection; `run` is inlined
+/// into each feature-specific copy, so its loops vectorise for that feature).
 #[inline(always)]
-fn with_widest_simd(chunk: &mut [f32], mut run: impl FnMut(&mut [f32])) {
+fn widest_simd<R>(run: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        fn avx512(chunk: &mut [f32], mut run: impl FnMut(&mut [f32])) {
-            run(chunk)
+        fn avx512<R>(run: impl FnOnce() -> R) -> R {
+            run()
         }
         #[target_feature(enable = "avx2,fma")]
-        fn avx2(chunk: &mut [f32], mut run: impl FnMut(&mut [f32])) {
-            run(chunk)
+        fn avx2<R>(run: impl FnOnce() -> R) -> R {
+            run()
         }
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F (checked above).
-            return unsafe { avx512(chunk, run) };
+            return unsafe { avx512(run) };
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            return unsafe { avx2(chunk, run) };
+            return unsafe { avx2(run) };
         }
     }
-    run(chunk)
+    run()
+}
+
+/// Runs `run` on `chunk` compiled for the widest SIMD the CPU has ([`widest_simd`]).
+#[inline(always)]
+fn with_widest_simd(chunk: &mut [f32], run: impl FnOnce(&mut [f32])) {
+    widest_simd(|| run(chunk))
 }
 
 /// Runs `f` over `values` in parallel chunks, vectorised ([`with_widest_simd`]).
