@@ -18,7 +18,7 @@ use burn::tensor::DType;
 use burn::tensor::ops::ConvOptions;
 use std::cell::RefCell;
 
-use crate::{exp_f32, on_flex, with_widest_simd};
+use crate::{exp_f32, f32s, on_flex, with_widest_simd};
 
 /// The activation applied to a convolution's output (after the bias).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,12 +280,6 @@ pub fn conv2d_slice(
     });
 }
 
-fn to_vec(x: Tensor<1>) -> Vec<f32> {
-    x.into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32")
-}
-
 /// act(conv2d(x, weight) + bias), the convolution as `options` says: one pass per band of
 /// output rows ([`conv2d_slice`]) for f32 inference on flex; otherwise Burn's `conv2d`
 /// followed by the activation.
@@ -325,11 +319,16 @@ pub fn conv2d(
         };
     };
     let device = x.device();
-    let x = to_vec(x.reshape([batch * c_in * h * w]));
-    let weight = to_vec(weight.reshape([c_out * c_in_group * kh * kw]));
-    let bias = bias.map(to_vec);
+    let (x, weight, bias) = (x.into_data(), weight.into_data(), bias.map(Tensor::into_data));
     let mut out = vec![0.0; batch * c_out * h_out * w_out];
-    conv2d_slice(&x, &weight, bias.as_deref(), &geometry, act, &mut out);
+    conv2d_slice(
+        f32s(&x),
+        f32s(&weight),
+        bias.as_ref().map(f32s),
+        &geometry,
+        act,
+        &mut out,
+    );
     Tensor::from_data(TensorData::new(out, [batch, c_out, h_out, w_out]), &device)
 }
 

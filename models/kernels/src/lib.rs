@@ -181,15 +181,19 @@ fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     !device.is_autodiff() && device == Device::flex() && x.dtype() == DType::F32
 }
 
+/// An f32 tensor's values as a slice (`data` from `into_data`, which on flex hands over the
+/// tensor's own buffer when nothing else holds it; reading it back into a `Vec` would copy
+/// again, since flex's buffers are more strictly aligned than a `Vec<f32>`).
+fn f32s(data: &TensorData) -> &[f32] {
+    data.as_slice::<f32>().expect("an f32 tensor reads as f32")
+}
+
+/// Runs `f` on `x`'s values in place and returns them as a tensor of the same shape.
 fn apply<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> {
     let device = x.device();
-    let shape = x.shape();
-    let mut v = x
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32");
-    f(&mut v);
-    Tensor::from_data(TensorData::new(v, shape), &device)
+    let mut data = x.into_data();
+    f(data.as_mut_slice::<f32>().expect("an f32 tensor reads as f32"));
+    Tensor::from_data(data, &device)
 }
 
 /// SiLU (Elfwing et al. 2018), vectorised for inference on flex ([`silu_slice`]); otherwise
@@ -228,11 +232,8 @@ pub fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
         return x.clone() * burn::tensor::activation::sigmoid(x * v.reshape([1, c, 1, 1]));
     }
     let [_, _, h, w] = x.dims();
-    let v = v
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32");
-    apply(x, |values| channel_swish_slice(values, &v, h * w))
+    let v = v.into_data();
+    apply(x, |values| channel_swish_slice(values, f32s(&v), h * w))
 }
 
 /// Softmax over the last dimension, vectorised for inference on flex ([`softmax_rows`]);

@@ -8,7 +8,7 @@
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{exp_f32, on_flex, widest_simd};
+use crate::{apply, exp_f32, f32s, on_flex, widest_simd};
 
 /// Sum of `x`, in 16 interleaved partial sums so that it vectorises (a single running sum is a
 /// strict sequence of dependent float additions the compiler must keep in order).
@@ -116,12 +116,6 @@ pub fn evonorm_s0_slice(values: &mut [f32], plane: usize, groups: usize, p: EvoN
         });
 }
 
-fn values<const D: usize>(x: Tensor<D>) -> Vec<f32> {
-    x.into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32")
-}
-
 /// Whether [`evonorm`] runs fused for `x`: f32 inference on flex.
 pub fn evonorm_fused(x: &Tensor<4>) -> bool {
     on_flex(x)
@@ -156,21 +150,19 @@ pub fn evonorm(
     if !evonorm_fused(&x) {
         return None;
     }
-    let ([n, c, h, w], device) = (x.dims(), x.device());
-    let (v, weight, bias) = (values(v), values(weight), values(bias));
-    let mut out = values(x);
+    let [_, _, h, w] = x.dims();
+    let (v, weight, bias) = (v.into_data(), weight.into_data(), bias.into_data());
     let p = EvoNormParams {
-        v: &v,
-        weight: &weight,
-        bias: &bias,
+        v: f32s(&v),
+        weight: f32s(&weight),
+        bias: f32s(&bias),
     };
-    match variant {
+    Some(apply(x, |out| match variant {
         EvoNormVariant::B0 { running_var } => {
-            evonorm_b0_slice(&mut out, h * w, &values(running_var), p, eps as f32)
+            evonorm_b0_slice(out, h * w, f32s(&running_var.into_data()), p, eps as f32)
         }
-        EvoNormVariant::S0 { groups } => evonorm_s0_slice(&mut out, h * w, groups, p, eps as f32),
-    }
-    Some(Tensor::from_data(TensorData::new(out, [n, c, h, w]), &device))
+        EvoNormVariant::S0 { groups } => evonorm_s0_slice(out, h * w, groups, p, eps as f32),
+    }))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{on_flex, with_widest_simd};
+use crate::{f32s, on_flex, with_widest_simd};
 
 /// Which reduction a pool applies over its window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,12 +181,18 @@ pub fn pool2d(
         };
     };
     let device = x.device();
-    let values = x
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32");
+    let values = x.into_data();
     let mut out = vec![0.0; n * c * h_out * w_out];
-    pool2d_slice(&values, n * c, [h, w], pool, kernel, stride, padding, &mut out);
+    pool2d_slice(
+        f32s(&values),
+        n * c,
+        [h, w],
+        pool,
+        kernel,
+        stride,
+        padding,
+        &mut out,
+    );
     Tensor::from_data(TensorData::new(out, [n, c, h_out, w_out]), &device)
 }
 
