@@ -7,6 +7,8 @@ sections and their commentary stay.
     cargo build --release --bin bench
     python weights/reference/bench_compare.py --group evonorm [--bench target/release/bench] [--out BENCHMARKS.md]
     YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg unshare -n python weights/reference/bench_compare.py --group yolov9 --iters 5
+
+Groups: evonorm, ponita, clip, promptsrc, yolov9 (see CASES).
 """
 import argparse
 import datetime
@@ -26,6 +28,17 @@ CASES = {
         ("evonorm-s0", "evonorm-s0", None, "train", 32, 56),
         ("evonorm-b0", "evonorm-b0", None, "infer", 32, 56),
         ("evonorm-b0", "evonorm-b0", None, "train", 32, 56),
+    ],
+    # The paper's N-body network on 100 five-particle systems (bench_torch.py's `ponita`).
+    "ponita": [("ponita", "ponita", None, mode, 100, 5) for mode in ("infer", "train")],
+    # ViT-B/16 towers, 8 images (224x224) or 8 texts (77 tokens); also against onnxruntime.
+    "clip": [
+        ("clip-image", "clip-image", "clip-image-onnx", "infer", 8, 224),
+        ("clip-text", "clip-text", "clip-text-onnx", "infer", 8, 77),
+    ],
+    # 4 images, 15 classes (a base half), tiny CLIP and ViT-B/16.
+    "promptsrc": [
+        (m, m, None, mode, 4, 15) for m in ("promptsrc-tiny", "promptsrc-vit-b16") for mode in ("train", "infer")
     ],
     # Fused (deploy) GELAN-T and GELAN-S with ultralytics' head, the same graph on both sides.
     "yolov9": [

@@ -8,7 +8,13 @@ items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
 ultralytics-yolov9{t,s,m,c,e}[-fused] (ultralytics' model, random weights, 80 classes, `batch`
 images of size x size, forward + decode; -fused after `model.fuse()`) and
 ultralytics-yolov9{t,s,m,c,e}-onnx (the fused model exported to ONNX, run by onnxruntime; run it
-offline: YOLO_OFFLINE=1, see yolov9_fixture.py). Threads: torch's default (all cores), like burn's CPU backend.
+offline: YOLO_OFFLINE=1, see yolov9_fixture.py); clip-image and clip-text (open_clip's
+ViT-B-16-quickgelu towers, random weights: `batch` 224x224 images or 77-token texts, infer only)
+and clip-image-onnx / clip-text-onnx (the same towers exported to ONNX, on onnxruntime);
+promptsrc-tiny and promptsrc-vit-b16 (promptsrc_reference.py on open_clip's tiny CLIP with J = 2
+or ViT-B/16 with J = 9, 4+4 prompts: `batch` images and `size` classes; train = the four losses
+with every class prompt through the text tower, backward; infer = class features and scores).
+Threads: torch's default (all cores), like burn's CPU backend.
 """
 import argparse
 import json
@@ -109,6 +115,93 @@ def yolov9(name, mode, batch, size):
     return step
 
 
+def clip(name, mode, batch):
+    """open_clip's ViT-B/16 (QuickGELU) image or text tower; `-onnx`: its ONNX export on
+    onnxruntime's CPU provider."""
+    import open_clip
+    if mode != "infer":
+        raise SystemExit("the CLIP towers are timed in infer mode only")
+    image = name.startswith("clip-image")
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None).eval()
+    if image:
+        x = torch.randn(batch, 3, 224, 224)
+    else:
+        tok = open_clip.get_tokenizer("ViT-B-16-quickgelu")
+        x = tok([f"a photo of a {['cat', 'dog'][i % 2]}, a type of pet, seen from the side number {i}."
+                 for i in range(batch)])
+
+    class Tower(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model  # a submodule, so that the ONNX export sees its weights as such
+
+        def forward(self, x):
+            return self.model.encode_image(x) if image else self.model.encode_text(x)
+
+    net = Tower().eval()
+    if name.endswith("-onnx"):
+        import os
+        import tempfile
+        import onnxruntime as ort
+        path = os.path.join(tempfile.mkdtemp(), "tower.onnx")
+        torch.onnx.export(net, (x,), path, input_names=["x"], output_names=["y"], dynamo=False,
+                          opset_version=17)
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feed = {"x": x.numpy() if image else x.numpy().astype(np.int64)}
+        return lambda: sess.run(None, feed)
+
+    def step():
+        with torch.no_grad():
+            net(x)
+    return step
+
+
+PROMPTSRC_TINY = dict(
+    embed_dim=32,
+    vision_cfg=dict(image_size=32, patch_size=8, width=64, layers=2, head_width=16, mlp_ratio=4.0),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=16, heads=2, layers=2, mlp_ratio=4.0),
+    quick_gelu=False,
+)
+
+
+def promptsrc(name, mode, batch, classes):
+    """PromptSRC's step on a frozen open_clip CLIP (promptsrc_reference.py), as `bench` times it."""
+    import open_clip
+    from promptsrc_reference import Prompted, losses
+    torch.manual_seed(0)
+    if name == "promptsrc-tiny":
+        model, depth = open_clip.model.CLIP(**PROMPTSRC_TINY), 2
+    else:
+        model, depth = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None), 9
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    tw, vw = model.token_embedding.weight.shape[1], model.visual.conv1.out_channels
+    tok = open_clip.tokenizer.SimpleTokenizer()
+    tokens = tok([f"a photo of a object number {i}." for i in range(classes)])
+    rnd = lambda n, w: (0.02 * torch.randn(n, w)).requires_grad_(True)
+    pr = Prompted(model, tokens, rnd(4, tw), [rnd(4, tw) for _ in range(depth - 1)], rnd(4, vw),
+                  [rnd(4, vw) for _ in range(depth - 1)])
+    s = model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size
+    x = torch.randn(batch, 3, s, s)
+    labels = torch.arange(batch) % classes
+    frozen = torch.randn(classes, model.text_projection.shape[1])
+
+    def train_step():
+        for p in pr.params():
+            p.grad = None
+        losses(pr, x, labels, frozen)["total"].backward()
+
+    def infer_step():
+        with torch.no_grad():
+            t = torch.nn.functional.normalize(pr.text(), dim=-1)
+            v = torch.nn.functional.normalize(pr.image(x), dim=-1)
+            (model.logit_scale.exp() * v @ t.t()).numpy()
+
+    return train_step if mode == "train" else infer_step
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True)
@@ -128,6 +221,10 @@ def main():
         step = ponita(a.mode, a.batch, a.size)
     elif a.model.startswith("ultralytics-yolov9"):
         step = yolov9(a.model, a.mode, a.batch, a.size)
+    elif a.model in ("clip-image", "clip-text", "clip-image-onnx", "clip-text-onnx"):
+        step = clip(a.model, a.mode, a.batch)
+    elif a.model in ("promptsrc-tiny", "promptsrc-vit-b16"):
+        step = promptsrc(a.model, a.mode, a.batch, a.size)
     else:
         raise SystemExit(f"unknown model {a.model}")
     for _ in range(a.warmup):

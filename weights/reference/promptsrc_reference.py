@@ -1,7 +1,7 @@
 """PromptSRC's prompted CLIP and objective in PyTorch, written from the reference trainer's
 equations (muzairkhattak/PromptSRC trainers/promptsrc.py, clip/model.py; see
 shared/reference/promptsrc-clip.md sections 3-4), on an open_clip CLIP in OpenAI layout.
-Shared by promptsrc_fixture.py (the committed fixture) and bench_promptsrc.py (speed)."""
+Shared by promptsrc_fixture.py (the committed fixture) and bench_torch.py (speed)."""
 import torch
 import torch.nn.functional as F
 
