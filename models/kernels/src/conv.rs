@@ -168,13 +168,17 @@ unsafe fn epilogue(
         // SAFETY: row c of this task's band (the caller's contract).
         let row = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * stride), len) };
         let b = bias.map_or(0.0, |b| b[c]);
-        with_widest_simd(row, |row| match act {
-            Activation::Identity => row.iter_mut().for_each(|v| *v += b),
-            Activation::Silu => row.iter_mut().for_each(|v| {
-                let x = *v + b;
-                *v = x / (1.0 + exp_f32(-x));
-            }),
-        });
+        with_widest_simd(
+            row,
+            #[inline(always)]
+            |row| match act {
+                Activation::Identity => row.iter_mut().for_each(|v| *v += b),
+                Activation::Silu => row.iter_mut().for_each(|v| {
+                    let x = *v + b;
+                    *v = x / (1.0 + exp_f32(-x));
+                }),
+            },
+        );
     }
 }
 

@@ -8,21 +8,7 @@
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{apply, exp_f32, f32s, on_flex, widest_simd};
-
-/// Sum of `x`, in 16 interleaved partial sums so that it vectorises (a single running sum is a
-/// strict sequence of dependent float additions the compiler must keep in order).
-#[inline(always)]
-fn sum(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let mut chunks = x.chunks_exact(16);
-    for chunk in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(chunk) {
-            *a += v;
-        }
-    }
-    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
-}
+use crate::{apply, exp_f32, f32s, on_flex, sum, widest_simd};
 
 /// Sum of (x - mean)^2, as [`sum`].
 #[inline(always)]
@@ -73,12 +59,15 @@ pub fn evonorm_b0_slice(values: &mut [f32], plane: usize, running_var: &[f32], p
         let c = i % channels;
         let (v, w, b) = (p.v[c], p.weight[c], p.bias[c]);
         let left = (running_var[c] + eps).sqrt();
-        widest_simd(|| {
-            let right = std(x, eps);
-            for value in x.iter_mut() {
-                *value = *value / left.max(v * *value + right) * w + b;
-            }
-        })
+        widest_simd(
+            #[inline(always)]
+            || {
+                let right = std(x, eps);
+                for value in x.iter_mut() {
+                    *value = *value / left.max(v * *value + right) * w + b;
+                }
+            },
+        )
     });
 }
 
@@ -103,16 +92,19 @@ pub fn evonorm_s0_slice(values: &mut [f32], plane: usize, groups: usize, p: EvoN
         .enumerate()
         .for_each(|(i, x)| {
             let first = (i % groups) * per_group;
-            widest_simd(|| {
-                let inv = 1.0 / std(x, eps);
-                for (k, channel) in x.chunks_mut(plane).enumerate() {
-                    let c = first + k;
-                    let (v, w, b) = (p.v[c], p.weight[c] * inv, p.bias[c]);
-                    for value in channel.iter_mut() {
-                        *value = *value / (1.0 + exp_f32(-v * *value)) * w + b;
+            widest_simd(
+                #[inline(always)]
+                || {
+                    let inv = 1.0 / std(x, eps);
+                    for (k, channel) in x.chunks_mut(plane).enumerate() {
+                        let c = first + k;
+                        let (v, w, b) = (p.v[c], p.weight[c] * inv, p.bias[c]);
+                        for value in channel.iter_mut() {
+                            *value = *value / (1.0 + exp_f32(-v * *value)) * w + b;
+                        }
                     }
-                }
-            })
+                },
+            )
         });
 }
 

@@ -135,19 +135,23 @@ pub fn pool2d_slice(
         .for_each_init(
             || vec![0.0; h * w_out],
             |rows, (plane, dst)| {
-                with_widest_simd(dst, |dst| {
-                    pool_plane(
-                        plane,
-                        input,
-                        [h_out, w_out],
-                        pool,
-                        kernel,
-                        stride,
-                        padding,
-                        dst,
-                        rows,
-                    )
-                })
+                with_widest_simd(
+                    dst,
+                    #[inline(always)]
+                    |dst| {
+                        pool_plane(
+                            plane,
+                            input,
+                            [h_out, w_out],
+                            pool,
+                            kernel,
+                            stride,
+                            padding,
+                            dst,
+                            rows,
+                        )
+                    },
+                )
             },
         );
 }
