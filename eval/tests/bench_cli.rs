@@ -17,6 +17,8 @@ fn bench(args: &[&str]) -> (bool, String, String) {
 fn prints_one_json_object_per_run() {
     for (model, mode, batch, size) in [
         ("evonorm-s0", "train", "2", "8"),
+        ("resnet26", "infer", "1", "32"),
+        ("resnet26", "train", "1", "32"),
         ("promptsrc-tiny", "train", "2", "3"),
         ("promptsrc-tiny", "infer", "2", "3"),
     ] {

@@ -8,7 +8,7 @@ sections and their commentary stay.
     python weights/reference/bench_compare.py --group evonorm [--bench target/release/bench] [--out BENCHMARKS.md]
     YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg unshare -n python weights/reference/bench_compare.py --group yolov9 --iters 5
 
-Groups: evonorm, ponita, clip, promptsrc, yolov9 (see CASES).
+Groups: evonorm, resnet, ponita, clip, promptsrc, yolov9 (see CASES).
 """
 import argparse
 import datetime
@@ -29,6 +29,8 @@ CASES = {
         ("evonorm-b0", "evonorm-b0", None, "infer", 32, 56),
         ("evonorm-b0", "evonorm-b0", None, "train", 32, 56),
     ],
+    # ResNet-26 with BN-ReLU (timm's `resnet26`), 8 images of 224x224.
+    "resnet": [("resnet26", "resnet26", None, mode, 8, 224) for mode in ("infer", "train")],
     # The paper's N-body network on 100 five-particle systems (bench_torch.py's `ponita`).
     "ponita": [("ponita", "ponita", None, mode, 100, 5) for mode in ("infer", "train")],
     # ViT-B/16 towers, 8 images (224x224) or 8 texts (77 tokens); also against onnxruntime.

@@ -4,7 +4,9 @@
 
 prints one JSON object (model, mode, batch, size, device, iterations, median_ms, p10_ms, p90_ms,
 items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
-[batch, 64, size, size]); ponita (batch systems of size particles, see `ponita`);
+[batch, 64, size, size]); resnet26 (timm's, 1000 classes, random weights, on batch size x size
+images; train = forward, the sum of the logits, backward); ponita (batch systems of size
+particles, see `ponita`);
 ultralytics-yolov9{t,s,m,c,e}[-fused] (ultralytics' model, random weights, 80 classes, `batch`
 images of size x size, forward + decode; -fused after `model.fuse()`) and
 ultralytics-yolov9{t,s,m,c,e}-onnx (the fused model exported to ONNX, run by onnxruntime; run it
@@ -45,6 +47,26 @@ def evonorm(name, mode, batch, size):
         def step():
             with torch.no_grad():
                 layer(x)
+    return step
+
+
+def resnet26(mode, batch, size):
+    import timm
+    torch.manual_seed(0)
+    model = timm.create_model("resnet26", pretrained=False)
+    x = torch.randn(batch, 3, size, size)
+    if mode == "train":
+        model.train()
+
+        def step():
+            model.zero_grad(set_to_none=True)
+            model(x).sum().backward()
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
     return step
 
 
@@ -217,6 +239,8 @@ def main():
         raise SystemExit("bench_torch.py runs on the CPU only")
     if a.model.startswith("evonorm-"):
         step = evonorm(a.model[len("evonorm-"):], a.mode, a.batch, a.size)
+    elif a.model == "resnet26":
+        step = resnet26(a.mode, a.batch, a.size)
     elif a.model == "ponita":
         step = ponita(a.mode, a.batch, a.size)
     elif a.model.startswith("ultralytics-yolov9"):

@@ -15,7 +15,9 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 
 /// Time a model of the zoo: forward (infer) or forward + backward (train), median and p10/p90
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
-/// evonorm-s0 (any EvoNorm: `evonorm-<variant>`) on [batch, 64, size, size]; ponita (the paper's
+/// evonorm-s0 (any EvoNorm: `evonorm-<variant>`) on [batch, 64, size, size]; resnet26 (BN-ReLU,
+/// ImageNet stem, 1000 classes, random weights, on `batch` size x size images; train = forward, the
+/// sum of the logits, backward); ponita (the paper's
 /// N-body network on `batch` fully connected systems of `size` particles; train = forward,
 /// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
 /// `batch` 224x224 images, or `batch` texts of 77 tokens); promptsrc-tiny and promptsrc-vit-b16
@@ -63,6 +65,8 @@ fn main() -> ExitCode {
         };
         let samples = if cli.model == "ponita" {
             bench_ponita(&cli, &device, train)?
+        } else if cli.model == "resnet26" {
+            bench_resnet26(&cli, &device, train)?
         } else if cli.model == "clip-image" || cli.model == "clip-text" {
             anyhow::ensure!(!train, "the CLIP towers are timed in infer mode only");
             bench_clip(cli.model == "clip-image", &cli, &device)?
@@ -78,7 +82,7 @@ fn main() -> ExitCode {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
                 cli.model
             );
         };
@@ -141,6 +145,35 @@ fn bench_evonorm(kind: EvoNormKind, cli: &Cli, device: &Device, train: bool) -> 
                 .forward(x.clone())
                 .slice([0..1, 0..1, 0..1, 0..1])
                 .into_data();
+        }))
+    }
+}
+
+fn bench_resnet26(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+    let config = zoo_resnet::ResNetConfig {
+        depth: zoo_resnet::Depth::R26,
+        ..zoo_resnet::ResNetConfig::default()
+    };
+    device.seed(0);
+    let x = Tensor::<4>::random(
+        [cli.batch, 3, cli.size, cli.size],
+        Distribution::Normal(0.0, 1.0),
+        device,
+    );
+    if train {
+        let ad = device.clone().autodiff();
+        let net = config.init(&ad)?.train();
+        let x = x.autodiff();
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let grads = net.forward(x.clone()).sum().backward();
+            let g = burn::optim::GradientsParams::from_grads(grads, &net);
+            // Read the gradients back so the whole backward pass is done.
+            std::hint::black_box(g.len());
+        }))
+    } else {
+        let net = config.init(device)?.valid();
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let _ = net.forward(x.clone()).slice([0..1, 0..1]).into_data();
         }))
     }
 }
