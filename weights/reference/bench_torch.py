@@ -27,6 +27,25 @@ import numpy as np
 import torch
 
 
+def module_step(module, x, mode, input_grad=False):
+    """One timed step of `module` on `x`: train = forward, sum, backward (with the input's gradient
+    when `input_grad`, as `bench` computes it for a layer); infer = forward without autograd."""
+    if mode == "train":
+        module.train()
+
+        def step():
+            module.zero_grad(set_to_none=True)
+            xi = x.clone().requires_grad_(True) if input_grad else x
+            module(xi).sum().backward()
+    else:
+        module.eval()
+
+        def step():
+            with torch.no_grad():
+                module(x)
+    return step
+
+
 def evonorm(name, mode, batch, size):
     from timm.layers import evo_norm as E
     classes = {"b0": E.EvoNorm2dB0, "b1": E.EvoNorm2dB1, "b2": E.EvoNorm2dB2, "s0": E.EvoNorm2dS0,
@@ -34,40 +53,14 @@ def evonorm(name, mode, batch, size):
                "s2a": E.EvoNorm2dS2a}
     layer = classes[name](64)
     torch.manual_seed(0)
-    x = torch.randn(batch, 64, size, size)
-    if mode == "train":
-        layer.train()
-
-        def step():
-            xi = x.clone().requires_grad_(True)
-            layer(xi).sum().backward()
-    else:
-        layer.eval()
-
-        def step():
-            with torch.no_grad():
-                layer(x)
-    return step
+    return module_step(layer, torch.randn(batch, 64, size, size), mode, input_grad=True)
 
 
 def resnet26(mode, batch, size):
     import timm
     torch.manual_seed(0)
     model = timm.create_model("resnet26", pretrained=False)
-    x = torch.randn(batch, 3, size, size)
-    if mode == "train":
-        model.train()
-
-        def step():
-            model.zero_grad(set_to_none=True)
-            model(x).sum().backward()
-    else:
-        model.eval()
-
-        def step():
-            with torch.no_grad():
-                model(x)
-    return step
+    return module_step(model, torch.randn(batch, 3, size, size), mode)
 
 
 def ponita(mode, batch, size):
