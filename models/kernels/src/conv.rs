@@ -18,7 +18,7 @@ use burn::tensor::DType;
 use burn::tensor::ops::ConvOptions;
 use std::cell::RefCell;
 
-use crate::{exp_f32, f32s, on_flex, with_widest_simd};
+use crate::{exp_f32, f32s, on_flex, unpadded_columns, with_widest_simd};
 
 /// The activation applied to a convolution's output (after the bias).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,16 @@ pub enum Activation {
     Identity,
     /// SiLU, x sigmoid(x).
     Silu,
+}
+
+impl Activation {
+    /// The activation as its own pass (where the convolution is not ours to fuse it into).
+    fn apply(self, y: Tensor<4>) -> Tensor<4> {
+        match self {
+            Activation::Identity => y,
+            Activation::Silu => crate::silu(y),
+        }
+    }
 }
 
 /// Geometry of one 2D convolution over an NCHW batch.
@@ -113,15 +123,8 @@ fn im2col_band(
             for kj in 0..kw {
                 let row = (ci * kh + ki) * kw + kj;
                 let dst_row = &mut col[row * band..(row + 1) * band];
-                // Output columns whose input column lies inside the image: iw = ow sw + kj dw - pw.
                 let offset = kj * dw;
-                let lo = pw.saturating_sub(offset).div_ceil(sw).min(w_out);
-                let hi = if w + pw > offset {
-                    ((w + pw - offset - 1) / sw + 1).min(w_out)
-                } else {
-                    0
-                }
-                .max(lo);
+                let (lo, hi) = unpadded_columns(w, pw, offset, sw, w_out);
                 for r in 0..rows {
                     let dst = &mut dst_row[r * w_out..(r + 1) * w_out];
                     let ih = ((oh0 + r) * sh + ki * dh) as isize - ph as isize;
@@ -316,11 +319,7 @@ pub fn conv2d(
         && c_out.is_multiple_of(options.groups);
     let output = geometry.output().filter(|_| fast);
     let Some([h_out, w_out]) = output else {
-        let y = burn::tensor::module::conv2d(x, weight, bias, options);
-        return match act {
-            Activation::Identity => y,
-            Activation::Silu => crate::silu(y),
-        };
+        return act.apply(burn::tensor::module::conv2d(x, weight, bias, options));
     };
     let device = x.device();
     let (x, weight, bias) = (x.into_data(), weight.into_data(), bias.map(Tensor::into_data));
@@ -342,13 +341,7 @@ pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>, act: Activation) -> Tensor<4> 
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => {
-            let y = conv.forward(x);
-            return match act {
-                Activation::Identity => y,
-                Activation::Silu => crate::silu(y),
-            };
-        }
+        PaddingConfig2d::Same => return act.apply(conv.forward(x)),
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     conv2d(

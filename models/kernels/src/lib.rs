@@ -186,34 +186,52 @@ pub fn softmax_rows(values: &mut [f32], row: usize) {
     });
 }
 
-/// Sum of `x`, in 16 interleaved partial sums so that it vectorises (a single running sum is a
-/// strict sequence of dependent float additions the compiler must keep in order).
+/// The output columns `lo..hi` (of `w_out`) whose input column `o stride + offset - pad` lies
+/// inside a row of `w`: where a window tap at `offset` reads the row rather than its padding
+/// (shared by the convolution's im2col and the pools).
 #[inline(always)]
-fn sum(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let mut chunks = x.chunks_exact(16);
-    for chunk in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(chunk) {
-            *a += v;
-        }
-    }
-    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+fn unpadded_columns(w: usize, pad: usize, offset: usize, stride: usize, w_out: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(offset).div_ceil(stride).min(w_out);
+    let hi = if w + pad > offset {
+        ((w + pad - offset - 1) / stride + 1).min(w_out)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
 }
 
-/// Maximum of `x` (NaN ignored, -inf when empty), in 16 interleaved lanes as [`sum`].
+/// Reduces `x` in 16 interleaved lanes so that the loop vectorises (a single running accumulator
+/// is a strict sequence of dependent float operations the compiler must keep in order): each
+/// lane and the remainder fold their elements with `step` from `init`, then the lanes are merged
+/// in order and the remainder last.
 #[inline(always)]
-fn max(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; 16];
+fn reduce_lanes(
+    x: &[f32],
+    init: f32,
+    step: impl Fn(f32, f32) -> f32 + Copy,
+    merge: impl Fn(f32, f32) -> f32 + Copy,
+) -> f32 {
+    let mut acc = [init; 16];
     let mut chunks = x.chunks_exact(16);
     for chunk in &mut chunks {
         for (a, v) in acc.iter_mut().zip(chunk) {
-            *a = a.max(*v);
+            *a = step(*a, *v);
         }
     }
-    acc.iter()
-        .chain(chunks.remainder())
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max)
+    let tail = chunks.remainder().iter().fold(init, |a, v| step(a, *v));
+    merge(acc.into_iter().reduce(merge).unwrap_or(init), tail)
+}
+
+/// Sum of `x` ([`reduce_lanes`]).
+#[inline(always)]
+fn sum(x: &[f32]) -> f32 {
+    reduce_lanes(x, 0.0, |a, v| a + v, |a, b| a + b)
+}
+
+/// Maximum of `x` (NaN ignored, -inf when empty; [`reduce_lanes`]).
+#[inline(always)]
+fn max(x: &[f32]) -> f32 {
+    reduce_lanes(x, f32::NEG_INFINITY, f32::max, f32::max)
 }
 
 /// [`softmax_rows`] on one chunk of whole rows.

@@ -8,24 +8,12 @@
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{apply, exp_f32, f32s, on_flex, sum, widest_simd};
+use crate::{apply, exp_f32, f32s, on_flex, reduce_lanes, sum, widest_simd};
 
-/// Sum of (x - mean)^2, as [`sum`].
+/// Sum of (x - mean)^2 ([`reduce_lanes`]).
 #[inline(always)]
 fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let mut chunks = x.chunks_exact(16);
-    for chunk in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(chunk) {
-            *a += (v - mean) * (v - mean);
-        }
-    }
-    acc.iter().sum::<f32>()
-        + chunks
-            .remainder()
-            .iter()
-            .map(|v| (v - mean) * (v - mean))
-            .sum::<f32>()
+    reduce_lanes(x, 0.0, |a, v| a + (v - mean) * (v - mean), |a, b| a + b)
 }
 
 /// sqrt(var(x) + eps) with the biased variance (two passes).

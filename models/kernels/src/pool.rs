@@ -12,7 +12,7 @@ use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{f32s, on_flex, with_widest_simd};
+use crate::{f32s, on_flex, unpadded_columns, with_widest_simd};
 
 /// Which reduction a pool applies over its window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,14 +62,7 @@ fn pool_plane(
         let src = &x[ih * w..(ih + 1) * w];
         let dst = &mut rows[ih * w_out..(ih + 1) * w_out];
         for kj in 0..kw {
-            // Output columns whose input column ow sw + kj - pw lies inside the row.
-            let lo = pw.saturating_sub(kj).div_ceil(sw).min(w_out);
-            let hi = if w + pw > kj {
-                ((w + pw - kj - 1) / sw + 1).min(w_out)
-            } else {
-                0
-            }
-            .max(lo);
+            let (lo, hi) = unpadded_columns(w, pw, kj, sw, w_out);
             if lo == hi {
                 continue;
             }
