@@ -109,9 +109,10 @@ impl EvoNorm {
             "EvoNorm over {} channels got {c}",
             self.settings.channels
         );
-        if let Some(y) = self.fused(&x) {
-            return y;
-        }
+        let x = match self.fused(x) {
+            Ok(y) => return y,
+            Err(x) => x,
+        };
         let y = if self.settings.normalizes {
             self.normalize(x)
         } else {
@@ -121,22 +122,25 @@ impl EvoNorm {
     }
 
     /// B0 and S0/S0a (with v) at inference on the CPU as two passes over the data
-    /// ([`zoo_kernels::evonorm`]); `None` otherwise.
-    fn fused(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
+    /// ([`zoo_kernels::evonorm`]); otherwise `x` back as the error. Takes `x` by value so that
+    /// the kernel works in its buffer instead of a copy.
+    // The same tensor handle either way (see zoo_kernels::evonorm).
+    #[allow(clippy::result_large_err)]
+    fn fused(&self, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
         let s = &self.settings;
-        let v = self.v.as_ref()?;
-        if !s.normalizes || !zoo_kernels::evonorm_fused(x) {
-            return None;
-        }
+        let v = match &self.v {
+            Some(v) if s.normalizes && zoo_kernels::evonorm_fused(&x) => v,
+            _ => return Err(x),
+        };
         let variant = match (s.kind, &self.running_var) {
             (EvoNormKind::B0, Some(running)) => EvoNormVariant::B0 {
                 running_var: running.value(),
             },
             (EvoNormKind::S0 | EvoNormKind::S0a, _) => EvoNormVariant::S0 { groups: s.groups },
-            _ => return None,
+            _ => return Err(x),
         };
         let params = [v.val(), self.weight.val(), self.bias.val()];
-        zoo_kernels::evonorm(x.clone(), variant, params, s.eps)
+        zoo_kernels::evonorm(x, variant, params, s.eps)
     }
 
     fn normalize(&self, x: Tensor<4>) -> Tensor<4> {

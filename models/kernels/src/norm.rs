@@ -119,16 +119,18 @@ pub enum EvoNormVariant {
 }
 
 /// EvoNorm-B0 ([`evonorm_b0_slice`]) or -S0 ([`evonorm_s0_slice`]) for `x` `[N, C, H, W]` with
-/// the per-channel `[C]` v, gamma (`weight`) and beta (`bias`); `None` unless [`evonorm_fused`]
-/// (the caller then runs its Burn ops).
+/// the per-channel `[C]` v, gamma (`weight`) and beta (`bias`); unless [`evonorm_fused`], `x` comes
+/// back untouched as the error (the caller then runs its Burn ops on it).
+// Both variants are the same tensor handle; boxing the error would allocate on every call.
+#[allow(clippy::result_large_err)]
 pub fn evonorm(
     x: Tensor<4>,
     variant: EvoNormVariant,
     [v, weight, bias]: [Tensor<1>; 3],
     eps: f64,
-) -> Option<Tensor<4>> {
+) -> Result<Tensor<4>, Tensor<4>> {
     if !evonorm_fused(&x) {
-        return None;
+        return Err(x);
     }
     let [_, _, h, w] = x.dims();
     let (v, weight, bias) = (v.into_data(), weight.into_data(), bias.into_data());
@@ -137,7 +139,7 @@ pub fn evonorm(
         weight: f32s(&weight),
         bias: f32s(&bias),
     };
-    Some(apply(x, |out| match variant {
+    Ok(apply(x, |out| match variant {
         EvoNormVariant::B0 { running_var } => {
             evonorm_b0_slice(out, h * w, f32s(&running_var.into_data()), p, eps as f32)
         }
