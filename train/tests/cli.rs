@@ -18,6 +18,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `bin args --quiet` and asserts it fails with exit code 1 and an error containing `needle`.
+fn fails_with(bin: &str, args: &[&str], needle: &str) {
+    let o = Command::new(bin).args(args).arg("--quiet").output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+}
+
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -333,9 +340,11 @@ fn resume_without_checkpoints_starts_over_and_damaged_ones_refuse() {
     for c in &kept {
         std::fs::write(c.join("state.json"), "{").unwrap();
     }
-    let o = run(&["--resume", out.to_str().unwrap(), "--quiet"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no complete checkpoint"), "{}", stderr(&o));
+    fails_with(
+        BIN,
+        &["--resume", out.to_str().unwrap()],
+        "no complete checkpoint",
+    );
     // Never written: only run.json (and a log) remain of the run.
     std::fs::remove_dir_all(&checkpoints).unwrap();
     for f in ["model.bpk", "best.bpk", "metrics.json"] {
@@ -359,15 +368,10 @@ fn empty_datasets_are_errors_naming_the_folder() {
         "data.yaml",
         "train: images/train\nval: images/val\nnames: [cat]\n",
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_train-yolov9"))
-        .args(["--data", &yaml, "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("images/train: no .jpg, .jpeg or .png images"),
-        "{}",
-        stderr(&o)
+    fails_with(
+        env!("CARGO_BIN_EXE_train-yolov9"),
+        &["--data", &yaml],
+        "images/train: no .jpg, .jpeg or .png images",
     );
     let root = dir.path().join("cls");
     let cfg = write(
@@ -378,14 +382,9 @@ fn empty_datasets_are_errors_naming_the_folder() {
             root.display()
         ),
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_train-evonorm"))
-        .args(["--config", &cfg, "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("train/cat: class folder holds no"),
-        "{}",
-        stderr(&o)
+    fails_with(
+        env!("CARGO_BIN_EXE_train-evonorm"),
+        &["--config", &cfg],
+        "train/cat: class folder holds no",
     );
 }
