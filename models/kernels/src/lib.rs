@@ -1,22 +1,26 @@
 //! Element-wise activations and the softmax as single vectorised passes, a convolution with its
 //! bias and activation fused ([`conv2d`]), separable pooling ([`pool2d`]) and EvoNorm-B0/S0 in
-//! two passes ([`evonorm`]), for inference on Burn's CPU backend (flex),
-//! shared by the model crates.
+//! two passes ([`evonorm`]), on Burn's CPU backend (flex), shared by the model crates.
 //!
 //! Burn's flex backend evaluates `exp` and `erf` with one scalar libm call per element, and every
 //! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
 //! of the time (BENCHMARKS.md). Here each activation is one pass over the data with polynomial
 //! `exp`/`erf` that the compiler vectorises (AVX-512 or AVX2, detected at run time), in parallel
-//! chunks. With autodiff, on a GPU or for other dtypes, every function is Burn's own op, so
-//! training and the GPU backends are unchanged.
+//! chunks. The activations and the convolution also run under autodiff on flex, with their own
+//! backward passes (the activation's derivative in one pass; the convolution's input and weight
+//! gradients as gemms), through Burn's backend-extension API (`ext`); the softmax, pooling and
+//! EvoNorm are inference-only. On a GPU or for other dtypes every function is Burn's own op.
 
 use burn::prelude::*;
 use burn::tensor::DType;
 
+mod act;
 mod conv;
+mod ext;
 mod norm;
 mod pool;
-pub use conv::{Activation, ConvGeometry, conv2d, conv2d_module, conv2d_slice};
+pub use act::{Activation, activation_backward_slice, activation_slice};
+pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
 pub use norm::{EvoNormParams, EvoNormVariant, evonorm, evonorm_b0_slice, evonorm_fused, evonorm_s0_slice};
 pub use pool::{Pool, pool2d, pool2d_slice};
 
@@ -101,51 +105,6 @@ fn with_widest_simd(chunk: &mut [f32], run: impl FnOnce(&mut [f32])) {
         #[inline(always)]
         || run(chunk),
     )
-}
-
-/// Runs `f` over `values` in parallel chunks, vectorised ([`with_widest_simd`]).
-#[inline(always)]
-fn map_in_place(values: &mut [f32], f: impl Fn(f32) -> f32 + Sync + Copy) {
-    use rayon::prelude::*;
-    values.par_chunks_mut(1 << 15).for_each(|chunk| {
-        with_widest_simd(
-            chunk,
-            #[inline(always)]
-            |chunk| {
-                for v in chunk {
-                    *v = f(*v);
-                }
-            },
-        )
-    });
-}
-
-/// SiLU(x) = x sigmoid(x) = x / (1 + e^-x), in place.
-pub fn silu_slice(values: &mut [f32]) {
-    map_in_place(
-        values,
-        #[inline(always)]
-        |x| x / (1.0 + exp_f32(-x)),
-    );
-}
-
-/// QuickGELU(x) = x sigmoid(1.702 x) (OpenAI CLIP), in place.
-pub fn quick_gelu_slice(values: &mut [f32]) {
-    map_in_place(
-        values,
-        #[inline(always)]
-        |x| x / (1.0 + exp_f32(-1.702 * x)),
-    );
-}
-
-/// GELU(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (Hendrycks & Gimpel, the exact form), in
-/// place.
-pub fn gelu_slice(values: &mut [f32]) {
-    map_in_place(
-        values,
-        #[inline(always)]
-        |x| 0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2)),
-    );
 }
 
 /// x sigmoid(v_c x) over `[N, C, plane]` values in place, `v` per channel (EvoNorm-S0/B0's
@@ -277,31 +236,19 @@ fn apply<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> 
     Tensor::from_data(data, &device)
 }
 
-/// SiLU (Elfwing et al. 2018), vectorised for inference on flex ([`silu_slice`]); otherwise
-/// Burn's `silu`.
+/// SiLU, x sigmoid(x) (Elfwing et al. 2018): [`Activation::Silu`]`.apply(x)`.
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if !on_flex(&x) {
-        return burn::tensor::activation::silu(x);
-    }
-    apply(x, silu_slice)
+    Activation::Silu.apply(x)
 }
 
-/// QuickGELU, x sigmoid(1.702 x) (Radford et al. 2021), vectorised for inference on flex
-/// ([`quick_gelu_slice`]); otherwise as Burn ops.
+/// QuickGELU, x sigmoid(1.702 x) (Radford et al. 2021): [`Activation::QuickGelu`]`.apply(x)`.
 pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if !on_flex(&x) {
-        return x.clone() * burn::tensor::activation::sigmoid(x * 1.702);
-    }
-    apply(x, quick_gelu_slice)
+    Activation::QuickGelu.apply(x)
 }
 
-/// GELU, x Phi(x) (Hendrycks & Gimpel 2016, the erf form), vectorised for inference on flex
-/// ([`gelu_slice`]); otherwise Burn's `gelu`.
+/// GELU, x Phi(x) (Hendrycks & Gimpel 2016, the erf form): [`Activation::Gelu`]`.apply(x)`.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if !on_flex(&x) {
-        return burn::tensor::activation::gelu(x);
-    }
-    apply(x, gelu_slice)
+    Activation::Gelu.apply(x)
 }
 
 /// x sigmoid(v x) with `v` `[C]` per channel of `x` `[N, C, H, W]` (EvoNorm-S0's numerator, Liu
@@ -363,7 +310,7 @@ mod tests {
             .chain([-1e4, -90.0, 90.0, 1e4, 0.0])
             .collect();
         let mut got = xs.clone();
-        silu_slice(&mut got);
+        activation_slice(Activation::Silu, &mut got);
         for (x, y) in xs.iter().zip(&got) {
             let want = (f64::from(*x) / (1.0 + (-f64::from(*x)).exp())) as f32;
             let tol = 4e-7 * want.abs() + 1e-30;
@@ -372,7 +319,7 @@ mod tests {
     }
 
     /// erf by its Taylor series (|x| < 3) or continued fraction, in f64 (std has no erf).
-    fn libm_erf(x: f64) -> f64 {
+    pub(crate) fn libm_erf(x: f64) -> f64 {
         if x.abs() < 3.0 {
             let (mut term, mut sum, mut n) = (x, x, 0.0);
             while term.abs() > 1e-17 {

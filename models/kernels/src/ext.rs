@@ -1,0 +1,255 @@
+//! zoo-kernels' operations as a Burn backend extension on flex, with and without autodiff.
+//!
+//! Going through Burn's extension API (rather than `into_data`/`from_data`) hands the kernels
+//! flex's own buffers: a tensor another branch still holds is read in place instead of copied,
+//! and under autodiff the operation records its own backward pass (Burn's flex convolution
+//! backward is a transposed convolution plus a convolution over the batch axis, each with its
+//! layout conversions: about half of a ResNet training step, BENCHMARKS.md).
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::prelude::*;
+use burn::tensor::DType;
+use std::borrow::Cow;
+
+use crate::act::{Activation, activation_backward_slice, activation_slice};
+use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
+
+/// The extension: implemented for flex and for flex under autodiff (with a backward pass).
+#[backend_extension(Flex, Autodiff)]
+pub(crate) trait KernelOps: Backend {
+    /// act(conv2d(x, weight) + bias) with `geometry`; see [`crate::conv2d`]. (Two methods, with
+    /// and without the bias: the 0.22 macro does not unwrap an `Option` of a tensor.)
+    fn zoo_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: ConvGeometry,
+        act: Activation,
+    ) -> FloatTensor<Self>;
+    /// act(conv2d(x, weight)) with `geometry`.
+    fn zoo_conv2d_unbiased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        geometry: ConvGeometry,
+        act: Activation,
+    ) -> FloatTensor<Self>;
+    /// act(x) element-wise; see [`Activation::apply`].
+    fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
+}
+
+/// An f32 flex tensor's values in row-major order: its buffer when it is contiguous, else a
+/// contiguous copy.
+fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .expect("contiguous f32")
+                .to_vec(),
+        ),
+    }
+}
+
+/// A flex tensor holding `values` with `shape` (the `Vec` becomes its buffer, no copy).
+fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// The forward pass on flex tensors.
+fn flex_conv2d(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    g: ConvGeometry,
+    act: Activation,
+) -> FlexTensor {
+    let [h_out, w_out] = g.output().expect("checked by conv2d");
+    let mut out = vec![0.0; g.batch * g.c_out * h_out * w_out];
+    let bias = bias.map(values);
+    conv2d_slice(&values(x), &values(weight), bias.as_deref(), &g, act, &mut out);
+    tensor(out, [g.batch, g.c_out, h_out, w_out])
+}
+
+impl KernelOps for Flex {
+    fn zoo_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        g: ConvGeometry,
+        act: Activation,
+    ) -> FlexTensor {
+        flex_conv2d(&x, &weight, Some(&bias), g, act)
+    }
+
+    fn zoo_conv2d_unbiased(
+        x: FlexTensor,
+        weight: FlexTensor,
+        g: ConvGeometry,
+        act: Activation,
+    ) -> FlexTensor {
+        flex_conv2d(&x, &weight, None, g, act)
+    }
+
+    fn zoo_activation(x: FlexTensor, act: Activation) -> FlexTensor {
+        in_place(x, |v| activation_slice(act, v))
+    }
+}
+
+/// Runs `f` on `x`'s values in place (its own buffer when nothing else holds it, else a
+/// contiguous copy) and returns them as a tensor of `x`'s shape.
+fn in_place(x: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor {
+    let mut data = x.into_data();
+    f(data.as_mut_slice::<f32>().expect("an f32 tensor reads as f32"));
+    FlexTensor::from_data(data)
+}
+
+/// The backward step of [`KernelOps::zoo_activation`]: the input and the activation.
+#[derive(Debug)]
+struct ActivationBackward;
+
+impl Backward<Flex, 1> for ActivationBackward {
+    type State = (FlexTensor, Activation);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, act) = ops.state;
+        if let [Some(node)] = ops.parents {
+            let grad = in_place(grad, |g| activation_backward_slice(act, &values(&x), g));
+            grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_conv2d`] (identity activation): the saved input and
+/// weight, the geometry; `N` parents (input, weight and, with a bias, the bias).
+#[derive(Debug)]
+struct ConvBackward<const N: usize>;
+
+impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
+    type State = (FlexTensor, FlexTensor, ConvGeometry);
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight, g) = ops.state;
+        let wants = |i: usize| ops.parents.get(i).and_then(|p| p.as_ref());
+        let (x_node, w_node, b_node) = (wants(0), wants(1), wants(2));
+        let mut dx = x_node.map(|_| vec![0.0; x.layout().num_elements()]);
+        let mut dw = w_node.map(|_| vec![0.0; weight.layout().num_elements()]);
+        let mut db = b_node.map(|_| vec![0.0; g.c_out]);
+        conv2d_backward_slice(
+            &values(&x),
+            &values(&weight),
+            &values(&grad),
+            &g,
+            dx.as_deref_mut(),
+            dw.as_deref_mut(),
+            db.as_deref_mut(),
+        );
+        for (node, grad, shape) in [
+            (x_node, dx, x.shape()),
+            (w_node, dw, weight.shape()),
+            (b_node, db, Shape::new([g.c_out])),
+        ] {
+            if let (Some(node), Some(grad)) = (node, grad) {
+                grads.register::<Flex>(node.id, tensor(grad, shape));
+            }
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
+    fn zoo_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        g: ConvGeometry,
+        act: Activation,
+    ) -> FloatTensor<Self> {
+        identity_only(act);
+        let output = flex_conv2d(x.primitive(), weight.primitive(), Some(bias.primitive()), g, act);
+        let state = (x.primitive().clone(), weight.primitive().clone(), g);
+        match ConvBackward::<3>
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state, output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn zoo_conv2d_unbiased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        g: ConvGeometry,
+        act: Activation,
+    ) -> FloatTensor<Self> {
+        identity_only(act);
+        let output = flex_conv2d(x.primitive(), weight.primitive(), None, g, act);
+        let state = (x.primitive().clone(), weight.primitive().clone(), g);
+        match ConvBackward::<2>
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state, output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
+        let output = <Flex as KernelOps>::zoo_activation(x.primitive().clone(), act);
+        match ActivationBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((x.into_primitive(), act), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+}
+
+/// Under autodiff the convolution runs without its activation: the activation's backward would
+/// need the pre-activation too, so `conv2d` applies it as its own (differentiable) op.
+fn identity_only(act: Activation) {
+    assert_eq!(
+        act,
+        Activation::Identity,
+        "zoo_conv2d under autodiff: identity only"
+    );
+}
+
+/// [`KernelOps::zoo_activation`] on a `Tensor` (the caller has checked [`on_flex_any`]).
+pub(crate) fn activation<const D: usize>(x: Tensor<D>, act: Activation) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_activation(x.into_dispatch(), act))
+}
+
+/// Whether `x` can go through the extension: an f32 tensor on flex, with or without autodiff.
+pub(crate) fn on_flex_any<const D: usize>(x: &Tensor<D>) -> bool {
+    x.device().inner() == Device::flex() && x.dtype() == DType::F32
+}
+
+/// [`KernelOps::zoo_conv2d`] on `Tensor`s (the caller has checked [`on_flex_any`] and the
+/// geometry).
+pub(crate) fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    geometry: ConvGeometry,
+    act: Activation,
+) -> Tensor<4> {
+    let (x, weight) = (x.into_dispatch(), weight.into_dispatch());
+    Tensor::from_dispatch(match bias {
+        Some(b) => <Dispatch as KernelOps>::zoo_conv2d(x, weight, b.into_dispatch(), geometry, act),
+        None => <Dispatch as KernelOps>::zoo_conv2d_unbiased(x, weight, geometry, act),
+    })
+}
