@@ -20,6 +20,7 @@ use std::borrow::Cow;
 
 use crate::act::{Activation, activation_backward_slice, activation_slice};
 use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
+use crate::{channel_swish_backward_slice, channel_swish_slice};
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
 #[backend_extension(Flex, Autodiff)]
@@ -42,6 +43,8 @@ pub(crate) trait KernelOps: Backend {
     ) -> FloatTensor<Self>;
     /// act(x) element-wise; see [`Activation::apply`].
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
+    /// x sigmoid(v_c x) per channel; see [`crate::channel_swish`].
+    fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// An f32 flex tensor's values in row-major order: its buffer when it is contiguous, else a
@@ -101,6 +104,17 @@ impl KernelOps for Flex {
     fn zoo_activation(x: FlexTensor, act: Activation) -> FlexTensor {
         in_place(x, |v| activation_slice(act, v))
     }
+
+    fn zoo_channel_swish(x: FlexTensor, v: FlexTensor) -> FlexTensor {
+        let plane = plane(&x);
+        in_place(x, |values| channel_swish_slice(values, &self::values(&v), plane))
+    }
+}
+
+/// H W of an `[N, C, H, W]` tensor.
+fn plane(x: &FlexTensor) -> usize {
+    let [_, _, h, w] = x.shape().dims();
+    h * w
 }
 
 /// Runs `f` on `x`'s values in place (its own buffer when nothing else holds it, else a
@@ -124,6 +138,30 @@ impl Backward<Flex, 1> for ActivationBackward {
         if let [Some(node)] = ops.parents {
             let grad = in_place(grad, |g| activation_backward_slice(act, &values(&x), g));
             grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_channel_swish`]: the input and v.
+#[derive(Debug)]
+struct ChannelSwishBackward;
+
+impl Backward<Flex, 2> for ChannelSwishBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, v) = ops.state;
+        let [x_node, v_node] = ops.parents;
+        let mut dv = vec![0.0; v.layout().num_elements()];
+        let dx = in_place(grad, |g| {
+            channel_swish_backward_slice(&values(&x), &values(&v), plane(&x), g, &mut dv)
+        });
+        if let Some(node) = x_node {
+            grads.register::<Flex>(node.id, dx);
+        }
+        if let Some(node) = v_node {
+            grads.register::<Flex>(node.id, tensor(dv, v.shape()));
         }
     }
 }
@@ -205,6 +243,18 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         }
     }
 
+    fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
+        let output = <Flex as KernelOps>::zoo_channel_swish(x.primitive().clone(), v.primitive().clone());
+        match ChannelSwishBackward
+            .prepare::<C>([x.node(), v.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((x.into_primitive(), v.into_primitive()), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_activation(x.primitive().clone(), act);
         match ActivationBackward
@@ -231,6 +281,15 @@ fn identity_only(act: Activation) {
 /// [`KernelOps::zoo_activation`] on a `Tensor` (the caller has checked [`on_flex_any`]).
 pub(crate) fn activation<const D: usize>(x: Tensor<D>, act: Activation) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_activation(x.into_dispatch(), act))
+}
+
+/// [`KernelOps::zoo_channel_swish`] on `Tensor`s (the caller has checked [`on_flex_any`] and
+/// that `v` is f32).
+pub(crate) fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_channel_swish(
+        x.into_dispatch(),
+        v.into_dispatch(),
+    ))
 }
 
 /// Whether `x` can go through the extension: an f32 tensor on flex, with or without autodiff.
