@@ -64,7 +64,11 @@ fn one_training_step_matches_the_reference() {
     );
     let mut grads = burn::optim::GradientsParams::from_grads(before.total.backward(), &model);
     let norm = clip_grad_norm(&model, &mut grads, 10.0);
-    close(norm as f32, fx.get("grad_norm").1[0], 1e-3, "gradient norm");
+    // The norm moves with the order of f32 sums in the batch norms (this net amplifies rounding:
+    // 17031 with Burn's batch norm, 17015-17024 with zoo-kernels' fused one as its sums were
+    // reordered, against the reference's 17041), hence 2e-3; the per-tensor updates and the
+    // eval-mode effect below are the finer checks.
+    close(norm as f32, fx.get("grad_norm").1[0], 2e-3, "gradient norm");
 
     // train-yolov9's optimizer after its warmup: every group at lr 0.01, momentum 0.937.
     let mut train = zoo_train::yolov9::default_train();

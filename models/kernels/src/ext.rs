@@ -20,7 +20,9 @@ use std::borrow::Cow;
 
 use crate::act::{Activation, activation_backward_slice, activation_slice};
 use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
-use crate::{channel_swish_backward_slice, channel_swish_slice};
+use crate::{
+    batch_norm_backward_slice, batch_norm_train_slice, channel_swish_backward_slice, channel_swish_slice,
+};
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
 #[backend_extension(Flex, Autodiff)]
@@ -45,6 +47,14 @@ pub(crate) trait KernelOps: Backend {
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
     /// x sigmoid(v_c x) per channel; see [`crate::channel_swish`].
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Batch normalisation with the batch's statistics: (output, mean, biased variance); see
+    /// [`crate::batch_norm`].
+    fn zoo_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// An f32 flex tensor's values in row-major order: its buffer when it is contiguous, else a
@@ -109,6 +119,25 @@ impl KernelOps for Flex {
         let plane = plane(&x);
         in_place(x, |values| channel_swish_slice(values, &self::values(&v), plane))
     }
+
+    fn zoo_batch_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        eps: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let mut out = vec![0.0; x.layout().num_elements()];
+        let (mean, var) = batch_norm_train_slice(
+            &values(&x),
+            &values(&gamma),
+            &values(&beta),
+            plane(&x),
+            eps as f32,
+            &mut out,
+        );
+        let c = mean.len();
+        (tensor(out, x.shape()), tensor(mean, [c]), tensor(var, [c]))
+    }
 }
 
 /// H W of an `[N, C, H, W]` tensor.
@@ -138,6 +167,45 @@ impl Backward<Flex, 1> for ActivationBackward {
         if let [Some(node)] = ops.parents {
             let grad = in_place(grad, |g| activation_backward_slice(act, &values(&x), g));
             grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_batch_norm_train`]: the input, gamma, the batch mean
+/// and variance, eps.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    type State = (FlexTensor, FlexTensor, FlexTensor, FlexTensor, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, mean, var, eps) = ops.state;
+        let [x_node, gamma_node, beta_node] = ops.parents;
+        let c = gamma.layout().num_elements();
+        let (mut dgamma, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
+        let dx = in_place(grad, |g| {
+            batch_norm_backward_slice(
+                &values(&x),
+                &values(&gamma),
+                &values(&mean),
+                &values(&var),
+                plane(&x),
+                eps as f32,
+                g,
+                &mut dgamma,
+                &mut dbeta,
+            )
+        });
+        for (node, grad) in [
+            (x_node, dx),
+            (gamma_node, tensor(dgamma, [c])),
+            (beta_node, tensor(dbeta, [c])),
+        ] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, grad);
+            }
         }
     }
 }
@@ -243,6 +311,41 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         }
     }
 
+    fn zoo_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (output, mean, var) = <Flex as KernelOps>::zoo_batch_norm_train(
+            x.primitive().clone(),
+            gamma.primitive().clone(),
+            beta.primitive().clone(),
+            eps,
+        );
+        let state = (
+            x.primitive().clone(),
+            gamma.primitive().clone(),
+            mean.clone(),
+            var.clone(),
+            eps,
+        );
+        let output = match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state, output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        };
+        // The statistics leave the graph (as Burn's `batch_norm_train` detaches them).
+        (
+            output,
+            FloatTensor::<Self>::new(mean),
+            FloatTensor::<Self>::new(var),
+        )
+    }
+
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_channel_swish(x.primitive().clone(), v.primitive().clone());
         match ChannelSwishBackward
@@ -290,6 +393,27 @@ pub(crate) fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
         x.into_dispatch(),
         v.into_dispatch(),
     ))
+}
+
+/// [`KernelOps::zoo_batch_norm_train`] on `Tensor`s (the caller has checked [`on_flex_any`]
+/// and that gamma is f32): (output, batch mean, biased batch variance).
+pub(crate) fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (y, mean, var) = <Dispatch as KernelOps>::zoo_batch_norm_train(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        eps,
+    );
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(var),
+    )
 }
 
 /// Whether `x` can go through the extension: an f32 tensor on flex, with or without autodiff.

@@ -21,7 +21,10 @@ mod norm;
 mod pool;
 pub use act::{Activation, activation_backward_slice, activation_slice};
 pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
-pub use norm::{EvoNormParams, EvoNormVariant, evonorm, evonorm_b0_slice, evonorm_fused, evonorm_s0_slice};
+pub use norm::{
+    EvoNormParams, EvoNormVariant, batch_norm, batch_norm_backward_slice, batch_norm_train_slice, evonorm,
+    evonorm_b0_slice, evonorm_fused, evonorm_s0_slice,
+};
 pub use pool::{Pool, pool2d, pool2d_slice};
 
 /// e^x for f32 without libm (so that loops over slices vectorise): x = n ln 2 + r with

@@ -1,4 +1,5 @@
-//! EvoNorm-B0 and EvoNorm-S0 (Liu et al. 2020) as fused passes for inference on flex.
+//! EvoNorm-B0 and EvoNorm-S0 (Liu et al. 2020) as fused passes for inference on flex, and batch
+//! normalisation's training forward and backward.
 //!
 //! As Burn ops each layer is a chain of about ten whole-tensor passes (mean, deviations,
 //! squares, mean, sqrt, the numerator, the maximum or the division, the affine), each
@@ -22,6 +23,165 @@ fn std(x: &[f32], eps: f32) -> f32 {
     let n = x.len().max(1) as f32;
     let mean = sum(x) / n;
     (sum_sq_dev(x, mean) / n + eps).sqrt()
+}
+
+/// Sum of `term(i)` over `0..len` in 16 f64 lanes (vectorised): batch normalisation's statistics
+/// accumulate in double, as PyTorch's CPU kernel does (a channel's sums run over the whole batch).
+#[inline(always)]
+fn sum_f64(len: usize, term: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = [0.0f64; 16];
+    let whole = len / 16 * 16;
+    for start in (0..whole).step_by(16) {
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a += term(start + j);
+        }
+    }
+    let tail: f64 = (whole..len).map(&term).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Batch normalisation's training forward (Ioffe & Szegedy 2015, Alg. 1) over `[N, C, plane]`
+/// values `x`, `gamma` and `beta` `[C]`: per channel the mean and the biased variance over the
+/// batch and the plane (two passes), then `out` = (x - mean) / sqrt(var + eps) gamma + beta (one
+/// pass). Returns the per-channel (mean, variance).
+///
+/// # Panics
+/// If `beta` or `out` do not match `gamma` and `x`, or `x` is not whole `[C, plane]` images.
+pub fn batch_norm_train_slice(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    plane: usize,
+    eps: f32,
+    out: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let c = gamma.len();
+    assert!(
+        beta.len() == c && out.len() == x.len(),
+        "batch norm: shapes differ"
+    );
+    assert!(
+        plane > 0 && c > 0 && x.len().is_multiple_of(c * plane),
+        "batch norm: not [N, C, plane]"
+    );
+    let n = x.len() / (c * plane);
+    let count = (n * plane) as f64;
+    let (mean, var): (Vec<f32>, Vec<f32>) = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let plane_of = |i: usize| &x[(i * c + ch) * plane..][..plane];
+            widest_simd(
+                #[inline(always)]
+                || {
+                    let mean = (0..n)
+                        .map(|i| {
+                            let p = plane_of(i);
+                            sum_f64(plane, |j| f64::from(p[j]))
+                        })
+                        .sum::<f64>()
+                        / count;
+                    let var = (0..n)
+                        .map(|i| {
+                            let p = plane_of(i);
+                            sum_f64(plane, |j| (f64::from(p[j]) - mean).powi(2))
+                        })
+                        .sum::<f64>()
+                        / count;
+                    (mean as f32, var as f32)
+                },
+            )
+        })
+        .unzip();
+    out.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, (o, x))| {
+            let ch = i % c;
+            // (x - mean) scale + beta: folding the mean into the shift (x scale + shift) would
+            // cancel digits when the mean is large against the deviation.
+            let (m, scale, b) = (mean[ch], gamma[ch] / (var[ch] + eps).sqrt(), beta[ch]);
+            widest_simd(
+                #[inline(always)]
+                || o.iter_mut().zip(x).for_each(|(o, x)| *o = (x - m) * scale + b),
+            )
+        });
+    (mean, var)
+}
+
+/// The backward pass of [`batch_norm_train_slice`] given its input `x`, `gamma` and the batch
+/// `mean` and `var`: `grad` (dL/dy, in place) becomes dL/dx = gamma / sigma (dy - mean(dy) -
+/// x_hat mean(dy x_hat)) with x_hat = (x - mean) / sigma, sigma = sqrt(var + eps) (Ioffe &
+/// Szegedy 2015, Sec. 3; the means over the batch and the plane); `dgamma` = sum dy x_hat and
+/// `dbeta` = sum dy (overwritten).
+///
+/// # Panics
+/// If the shapes differ as in [`batch_norm_train_slice`].
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward_slice(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    plane: usize,
+    eps: f32,
+    grad: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
+    let c = gamma.len();
+    assert!(
+        mean.len() == c && var.len() == c && grad.len() == x.len() && dgamma.len() >= c && dbeta.len() >= c,
+        "batch norm backward: shapes differ"
+    );
+    assert!(
+        plane > 0 && c > 0 && x.len().is_multiple_of(c * plane),
+        "batch norm backward: not [N, C, plane]"
+    );
+    let n = x.len() / (c * plane);
+    let count = (n * plane) as f32;
+    let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    let grad_ro: &[f32] = grad;
+    let sums: Vec<(f32, f32)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let at = |i: usize| (i * c + ch) * plane;
+            widest_simd(
+                #[inline(always)]
+                || {
+                    let m = f64::from(mean[ch]);
+                    let (mut dbeta, mut dev) = (0.0, 0.0);
+                    for i in 0..n {
+                        let (g, x) = (&grad_ro[at(i)..][..plane], &x[at(i)..][..plane]);
+                        dbeta += sum_f64(plane, |j| f64::from(g[j]));
+                        dev += sum_f64(plane, |j| f64::from(g[j]) * (f64::from(x[j]) - m));
+                    }
+                    (dbeta as f32, (dev * f64::from(inv_std[ch])) as f32)
+                },
+            )
+        })
+        .collect();
+    for (ch, (db, dg)) in sums.iter().enumerate() {
+        dbeta[ch] = *db;
+        dgamma[ch] = *dg;
+    }
+    grad.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, (g, x))| {
+            let ch = i % c;
+            let (db, dg) = sums[ch];
+            let k = gamma[ch] * inv_std[ch];
+            let (mean_dy, mean_dy_xhat) = (db / count, dg / count);
+            let (m, s) = (mean[ch], inv_std[ch]);
+            widest_simd(
+                #[inline(always)]
+                || {
+                    g.iter_mut()
+                        .zip(x)
+                        .for_each(|(g, x)| *g = k * (*g - mean_dy - (x - m) * s * mean_dy_xhat))
+                },
+            )
+        });
 }
 
 /// Per-channel parameters of an EvoNorm layer, each `[C]`.
@@ -147,6 +307,30 @@ pub fn evonorm(
     }))
 }
 
+/// `bn.forward(x)` for `[N, C, H, W]`: in training on flex (an autodiff device and the layer's
+/// training flag on) the statistics, normalisation and affine in three passes
+/// ([`batch_norm_train_slice`]) with a two-pass backward ([`batch_norm_backward_slice`]), where
+/// Burn's ops take about ten with their layout copies; the running mean and (biased) variance
+/// updated with the layer's momentum exactly as Burn's `BatchNorm` does. Otherwise
+/// `bn.forward(x)`.
+pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let gamma = bn.gamma.val();
+    let training = x.device().is_autodiff() && bn.training.is_enabled();
+    if !training || !crate::ext::on_flex_any(&x) || gamma.dtype() != burn::tensor::DType::F32 {
+        return bn.forward(x);
+    }
+    let device = x.device();
+    let (y, mean, var) = crate::ext::batch_norm_train(x, gamma, bn.beta.val(), bn.epsilon);
+    let m = bn.momentum;
+    let update = |running: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let old = running.value_sync().to_device(&device);
+        running.update((old.mul_scalar(1.0 - m) + batch.detach().mul_scalar(m)).detach());
+    };
+    update(&bn.running_mean, mean);
+    update(&bn.running_var, var);
+    y
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +371,39 @@ mod tests {
         let got = evonorm(x, EvoNormVariant::S0 { groups: g }, params(), eps).unwrap();
         let d = (got - want).abs().max().into_scalar::<f32>();
         assert!(d < 1e-5, "S0: max abs diff {d}");
+    }
+
+    #[test]
+    fn batch_norm_training_matches_burns_batch_norm() {
+        let ad = Device::flex().autodiff();
+        let values: Vec<f32> = (0..3 * 4 * 5 * 6)
+            .map(|i| ((i * 61 % 89) as f32 - 44.0) / 9.0)
+            .collect();
+        let run = |ours: bool| {
+            let mut bn = burn::nn::BatchNormConfig::new(4).with_momentum(0.2).init(&ad);
+            bn.gamma = burn::module::Param::from_tensor(Tensor::from_floats([0.3, 0.8, 1.3, -0.4], &ad));
+            bn.beta = burn::module::Param::from_tensor(Tensor::from_floats([-0.7, 0.1, 0.0, 2.0], &ad));
+            let x = Tensor::<1>::from_floats(values.as_slice(), &ad)
+                .reshape([3, 4, 6, 5])
+                .require_grad();
+            // A non-contiguous input, as a permuted activation would be.
+            let xt = x.clone().swap_dims(2, 3);
+            let y = if ours { batch_norm(&bn, xt) } else { bn.forward(xt) };
+            let r = y.clone().detach().sin();
+            let grads = (y.clone() * r).sum().backward();
+            [
+                y.into_data(),
+                x.grad(&grads).unwrap().into_data(),
+                bn.gamma.grad(&grads).unwrap().into_data(),
+                bn.beta.grad(&grads).unwrap().into_data(),
+                bn.running_mean.value().into_data(),
+                bn.running_var.value().into_data(),
+            ]
+        };
+        let (ours, burn) = (run(true), run(false));
+        // Output, dx, dgamma, dbeta, running mean, running variance.
+        for (got, want) in ours.iter().zip(&burn) {
+            got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::absolute(2e-5));
+        }
     }
 }

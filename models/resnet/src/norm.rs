@@ -33,7 +33,8 @@ impl NormAct {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match &self.norm {
             Norm::Batch(bn) => {
-                let y = bn.forward(x);
+                // Burn's BatchNorm, training through zoo-kernels' fused passes on the CPU.
+                let y = zoo_kernels::batch_norm(bn, x);
                 if self.relu { relu(y) } else { y }
             }
             Norm::Group(gn) => {

@@ -76,7 +76,7 @@ impl Conv {
         match &self.bn {
             None => conv2d_module(&self.conv, x, act),
             Some(bn) => {
-                let y = bn.forward(conv2d_module(&self.conv, x, Activation::Identity));
+                let y = zoo_kernels::batch_norm(bn, conv2d_module(&self.conv, x, Activation::Identity));
                 if self.act { silu(y) } else { y }
             }
         }
