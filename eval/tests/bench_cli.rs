@@ -21,6 +21,7 @@ fn prints_one_json_object_per_run() {
         ("resnet26", "train", "1", "32"),
         ("promptsrc-tiny", "train", "2", "3"),
         ("promptsrc-tiny", "infer", "2", "3"),
+        ("yolov9-t", "train", "1", "32"),
     ] {
         let (ok, out, err) = bench(&[
             "--model", model, "--mode", mode, "--batch", batch, "--size", size, "--iters", "2", "--warmup",
@@ -38,6 +39,8 @@ fn prints_one_json_object_per_run() {
         assert!(p10 <= med && med <= p90 && med > 0.0, "{r}");
         assert!(r["items_per_second"].as_f64().unwrap() > 0.0);
     }
+    let (ok, _, err) = bench(&["--model", "gelan-t-fused", "--mode", "train", "--size", "32"]);
+    assert!(!ok && err.contains("no train step"), "{err}");
     let (ok, _, err) = bench(&["--model", "nope"]);
     assert!(!ok && err.contains("promptsrc-vit-b16"), "{err}");
 }

@@ -42,11 +42,13 @@ CASES = {
     "promptsrc": [
         (m, m, None, mode, 4, 15) for m in ("promptsrc-tiny", "promptsrc-vit-b16") for mode in ("train", "infer")
     ],
-    # Fused (deploy) GELAN-T and GELAN-S with ultralytics' head, the same graph on both sides.
+    # Fused (deploy) GELAN-T and GELAN-S with ultralytics' head, the same graph on both sides;
+    # and a training step of the unfused T (4 images of 320x320).
     "yolov9": [
         (f"ultralytics-yolov9{s}-fused", f"ultralytics-yolov9{s}-fused", f"ultralytics-yolov9{s}-onnx", "infer", b, 640)
         for s in "ts" for b in (1, 8)
-    ],
+    ]
+    + [("ultralytics-yolov9t", "ultralytics-yolov9t", None, "train", 4, 320)],
 }
 
 

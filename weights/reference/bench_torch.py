@@ -95,15 +95,27 @@ def ponita(mode, batch, size):
 
 
 def yolov9(name, mode, batch, size):
-    """ultralytics' YOLOv9 (eval mode, decoded output) in PyTorch or, for `-onnx`, onnxruntime."""
-    if mode != "infer":
-        raise SystemExit("YOLOv9 is timed in infer mode only")
+    """ultralytics' YOLOv9 (eval mode, decoded output) in PyTorch or, for `-onnx`, onnxruntime;
+    train (unfused PyTorch only): train mode, the sum of the head's raw outputs, backward."""
     from ultralytics.nn.tasks import DetectionModel
 
     base = name.removeprefix("ultralytics-").removesuffix("-fused").removesuffix("-onnx")
     torch.manual_seed(0)
     model = DetectionModel(f"{base}.yaml", nc=80, verbose=False).eval()
     x = torch.rand(batch, 3, size, size)
+    if mode == "train":
+        if name != f"ultralytics-{base}":
+            raise SystemExit("a YOLOv9 train step is timed unfused, in PyTorch")
+        model.train()
+
+        def train_step():
+            model.zero_grad(set_to_none=True)
+            out = model(x)
+            # The head's raw outputs: box-distribution and class logits over every level (this
+            # ultralytics returns them as a dict beside the neck's features; older ones a list).
+            levels = [out["boxes"], out["scores"]] if isinstance(out, dict) else out
+            sum(level.sum() for level in levels).backward()
+        return train_step
     if name.endswith("-fused") or name.endswith("-onnx"):
         model = model.fuse(verbose=False)
     if name.endswith("-onnx"):

@@ -24,7 +24,9 @@ use zoo_evonorm::{EvoNormConfig, EvoNormKind};
 /// (PromptSRC on a random tiny CLIP with J = 2, or on ViT-B/16 with J = 9: `batch` images and
 /// `size` classes; train = the four losses, backward; infer = class features and scores);
 /// gelan-*, yolov9-*, ultralytics-yolov9* (80 classes, random weights; `-fused` for the deploy
-/// form; infer = forward and decode of `batch` size x size images, NMS excluded).
+/// form; infer = forward and decode of `batch` size x size images, NMS excluded; train, unfused
+/// only = the training form's forward, the sum of every head output (PGI's auxiliary head
+/// included), backward).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -73,11 +75,7 @@ fn main() -> ExitCode {
         } else if cli.model == "promptsrc-tiny" || cli.model == "promptsrc-vit-b16" {
             bench_promptsrc(cli.model == "promptsrc-tiny", &cli, &device, train)?
         } else if let Ok(cfg) = zoo_yolov9::YoloConfig::from_name(cli.model.trim_end_matches("-fused"), 80) {
-            anyhow::ensure!(
-                !train,
-                "YOLOv9 is timed in infer mode only (its training loss is not built yet)"
-            );
-            bench_yolov9(cfg, cli.model.ends_with("-fused"), &cli, &device)?
+            bench_yolov9(cfg, cli.model.ends_with("-fused"), &cli, &device, train)?
         } else if let Some(kind) = cli.model.strip_prefix("evonorm-").and_then(EvoNormKind::parse) {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
@@ -288,12 +286,32 @@ fn bench_yolov9(
     fused: bool,
     cli: &Cli,
     device: &Device,
+    train: bool,
 ) -> anyhow::Result<Vec<f64>> {
+    zoo_yolov9::YoloV9::check_input([cli.batch, 3, cli.size, cli.size]).map_err(anyhow::Error::msg)?;
     device.seed(0);
+    let x = Tensor::<4>::random([cli.batch, 3, cli.size, cli.size], Distribution::Default, device);
+    if train {
+        // The training form (batch norms on batch statistics, the PGI branch where the model has
+        // one): forward, the sum of every head output, backward (the loss is left out, as for
+        // the reference).
+        anyhow::ensure!(!fused, "the fused (deploy) form has no train step");
+        let ad = device.clone().autodiff();
+        let model = cfg.init(&ad)?.train();
+        let x = x.autodiff();
+        return Ok(time_iterations(cli.warmup, cli.iters, || {
+            let out = model.forward(x.clone());
+            let levels = out.main.into_iter().chain(out.aux.into_iter().flatten());
+            let loss = levels
+                .map(|l| l.sum())
+                .reduce(|a, b| a + b)
+                .expect("a head has levels");
+            let g = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+            std::hint::black_box(g.len());
+        }));
+    }
     let model = cfg.init(device)?;
     let model = if fused { model.fuse() } else { model };
-    zoo_yolov9::YoloV9::check_input([cli.batch, 3, cli.size, cli.size]).map_err(anyhow::Error::msg)?;
-    let x = Tensor::<4>::random([cli.batch, 3, cli.size, cli.size], Distribution::Default, device);
     Ok(time_iterations(cli.warmup, cli.iters, || {
         let _ = model.predict(x.clone()).into_data();
     }))
