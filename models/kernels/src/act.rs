@@ -125,6 +125,27 @@ pub fn activation_slice(act: Activation, values: &mut [f32]) {
     }))
 }
 
+/// f(x) from `x` into `out` (of the same length), in parallel vectorised chunks: one read and one
+/// write where a copy then [`activation_slice`] would take two of each (under autodiff the input
+/// is kept for the backward pass).
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn activation_into(act: Activation, x: &[f32], out: &mut [f32]) {
+    use rayon::prelude::*;
+    assert_eq!(x.len(), out.len(), "activation: input and output lengths differ");
+    with_activation!(act, eval, |f| out
+        .par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(o, x)| {
+            with_widest_simd(
+                o,
+                #[inline(always)]
+                |o| o.iter_mut().zip(x).for_each(|(o, x)| *o = f(*x)),
+            )
+        }))
+}
+
 /// The backward pass of [`activation_slice`]: `grad` (dL/dy, in place) becomes
 /// dL/dx = dL/dy f'(x), given the input `x`.
 ///

@@ -19,7 +19,7 @@ mod conv;
 mod ext;
 mod norm;
 mod pool;
-pub use act::{Activation, activation_backward_slice, activation_slice};
+pub use act::{Activation, activation_backward_slice, activation_into, activation_slice};
 pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
 pub use norm::{
     EvoNormParams, EvoNormVariant, batch_norm, batch_norm_backward_slice, batch_norm_train_slice, evonorm,
