@@ -20,6 +20,7 @@ use std::borrow::Cow;
 
 use crate::act::{Activation, activation_backward_slice, activation_into, activation_slice};
 use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
+use crate::pool::{PoolWindow, pool2d_backward_slice, pool2d_slice};
 use crate::{
     batch_norm_backward_slice, batch_norm_train_slice, channel_swish_backward_slice, channel_swish_slice,
 };
@@ -47,6 +48,8 @@ pub(crate) trait KernelOps: Backend {
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
     /// x sigmoid(v_c x) per channel; see [`crate::channel_swish`].
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Max or average pooling; see [`crate::pool2d`].
+    fn zoo_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self>;
     /// Batch normalisation with the batch's statistics: (output, mean, biased variance); see
     /// [`crate::batch_norm`].
     fn zoo_batch_norm_train(
@@ -120,6 +123,23 @@ impl KernelOps for Flex {
         in_place(x, |values| channel_swish_slice(values, &self::values(&v), plane))
     }
 
+    fn zoo_pool2d(x: FlexTensor, win: PoolWindow) -> FlexTensor {
+        let [n, c, h, w] = x.shape().dims();
+        let [h_out, w_out] = win.output([h, w]);
+        let mut out = vec![0.0; n * c * h_out * w_out];
+        pool2d_slice(
+            &values(&x),
+            n * c,
+            [h, w],
+            win.pool,
+            win.kernel,
+            win.stride,
+            win.padding,
+            &mut out,
+        );
+        tensor(out, [n, c, h_out, w_out])
+    }
+
     fn zoo_batch_norm_train(
         x: FlexTensor,
         gamma: FlexTensor,
@@ -167,6 +187,35 @@ impl Backward<Flex, 1> for ActivationBackward {
         if let [Some(node)] = ops.parents {
             let grad = in_place(grad, |g| activation_backward_slice(act, &values(&x), g));
             grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_pool2d`]: the input and the window.
+#[derive(Debug)]
+struct PoolBackward;
+
+impl Backward<Flex, 1> for PoolBackward {
+    type State = (FlexTensor, PoolWindow);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, win) = ops.state;
+        if let [Some(node)] = ops.parents {
+            let [n, c, h, w] = x.shape().dims();
+            let mut dx = vec![0.0; n * c * h * w];
+            pool2d_backward_slice(
+                &values(&x),
+                &values(&grad),
+                n * c,
+                [h, w],
+                win.pool,
+                win.kernel,
+                win.stride,
+                win.padding,
+                &mut dx,
+            );
+            grads.register::<Flex>(node.id, tensor(dx, [n, c, h, w]));
         }
     }
 }
@@ -311,6 +360,14 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         }
     }
 
+    fn zoo_pool2d(x: FloatTensor<Self>, win: PoolWindow) -> FloatTensor<Self> {
+        let output = <Flex as KernelOps>::zoo_pool2d(x.primitive().clone(), win);
+        match PoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((x.into_primitive(), win), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
     fn zoo_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -397,6 +454,12 @@ pub(crate) fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
         x.into_dispatch(),
         v.into_dispatch(),
     ))
+}
+
+/// [`KernelOps::zoo_pool2d`] on a `Tensor` (the caller has checked [`on_flex_any`] and that the
+/// window fits).
+pub(crate) fn pool2d(x: Tensor<4>, window: PoolWindow) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_pool2d(x.into_dispatch(), window))
 }
 
 /// [`KernelOps::zoo_batch_norm_train`] on `Tensor`s (the caller has checked [`on_flex_any`]

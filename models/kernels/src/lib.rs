@@ -25,7 +25,7 @@ pub use norm::{
     EvoNormParams, EvoNormVariant, batch_norm, batch_norm_backward_slice, batch_norm_train_slice, evonorm,
     evonorm_b0_slice, evonorm_fused, evonorm_s0_slice,
 };
-pub use pool::{Pool, pool2d, pool2d_slice};
+pub use pool::{Pool, pool2d, pool2d_backward_slice, pool2d_slice};
 
 /// e^x for f32 without libm (so that loops over slices vectorise): x = n ln 2 + r with
 /// |r| <= ln 2 / 2 (n by the 1.5 x 2^23 rounding trick, ln 2 in two parts), e^r by its degree-6
