@@ -6,10 +6,12 @@
 //! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
 //! of the time (BENCHMARKS.md). Here each activation is one pass over the data with polynomial
 //! `exp`/`erf` that the compiler vectorises (AVX-512 or AVX2, detected at run time), in parallel
-//! chunks. The activations and the convolution also run under autodiff on flex, with their own
-//! backward passes (the activation's derivative in one pass; the convolution's input and weight
-//! gradients as gemms), through Burn's backend-extension API (`ext`); the softmax, pooling and
-//! EvoNorm are inference-only. On a GPU or for other dtypes every function is Burn's own op.
+//! chunks. The activations, EvoNorm's x sigmoid(v x), the convolution, pooling and BatchNorm
+//! ([`batch_norm`]) also run under autodiff on flex, with their own backward passes (a
+//! derivative in one pass; the convolution's input and weight gradients as gemms; the batch
+//! statistics' in two passes), through Burn's backend-extension API (`ext`); the softmax and
+//! the fused EvoNorm are inference-only. On a GPU or for other dtypes every function is Burn's
+//! own op.
 
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -304,8 +306,8 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// x sigmoid(v x) with `v` `[C]` per channel of `x` `[N, C, H, W]` (EvoNorm-S0's numerator, Liu
-/// et al. 2020, Eq. 2), vectorised for inference on flex ([`channel_swish_slice`]); otherwise as
-/// Burn ops.
+/// et al. 2020, Eq. 2), vectorised on flex ([`channel_swish_slice`]; under autodiff with
+/// [`channel_swish_backward_slice`]); otherwise as Burn ops.
 pub fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
     if !ext::on_flex_any(&x) || v.dtype() != DType::F32 {
         let c = v.dims()[0];
