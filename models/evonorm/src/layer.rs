@@ -195,11 +195,7 @@ impl EvoNorm {
         } else {
             running.value().to_device(&x.device())
         };
-        let left = var
-            .add_scalar(s.eps)
-            .sqrt()
-            .reshape([1, c, 1, 1])
-            .expand([n, c, h, w]);
+        let left = var.add_scalar(s.eps).sqrt();
         let inst = x.clone().reshape([n, c, h * w]);
         let right = match s.kind {
             EvoNormKind::B0 => {
@@ -214,7 +210,8 @@ impl EvoNorm {
             EvoNormKind::B1 => (x.clone().add_scalar(1.0)) * rms_last(inst, s.eps).reshape([n, c, 1, 1]),
             _ => rms_last(inst, s.eps).reshape([n, c, 1, 1]) - x.clone(),
         };
-        x / left.max_pair(right)
+        // x / max(left, right), one pass (and one backward pass) on the CPU.
+        zoo_kernels::max_divide(x, left, right)
     }
 
     /// `x sigmoid(v x)` (one vectorised pass for inference on the CPU backend).

@@ -23,6 +23,7 @@ use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
 use crate::pool::{PoolWindow, pool2d_backward_slice, pool2d_slice};
 use crate::{
     batch_norm_backward_slice, batch_norm_train_slice, channel_swish_backward_slice, channel_swish_slice,
+    max_divide_backward_slice, max_divide_slice,
 };
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
@@ -50,6 +51,12 @@ pub(crate) trait KernelOps: Backend {
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Max or average pooling; see [`crate::pool2d`].
     fn zoo_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self>;
+    /// x / max(l_c, r); see [`crate::max_divide`].
+    fn zoo_max_divide(
+        x: FloatTensor<Self>,
+        left: FloatTensor<Self>,
+        right: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
     /// Batch normalisation with the batch's statistics: (output, mean, biased variance); see
     /// [`crate::batch_norm`].
     fn zoo_batch_norm_train(
@@ -123,6 +130,12 @@ impl KernelOps for Flex {
         in_place(x, |values| channel_swish_slice(values, &self::values(&v), plane))
     }
 
+    fn zoo_max_divide(x: FlexTensor, left: FlexTensor, right: FlexTensor) -> FlexTensor {
+        let mut out = vec![0.0; x.layout().num_elements()];
+        max_divide_slice(&values(&x), &values(&left), &values(&right), plane(&x), &mut out);
+        tensor(out, x.shape())
+    }
+
     fn zoo_pool2d(x: FlexTensor, win: PoolWindow) -> FlexTensor {
         let [n, c, h, w] = x.shape().dims();
         let [h_out, w_out] = win.output([h, w]);
@@ -187,6 +200,42 @@ impl Backward<Flex, 1> for ActivationBackward {
         if let [Some(node)] = ops.parents {
             let grad = in_place(grad, |g| activation_backward_slice(act, &values(&x), g));
             grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_max_divide`]: x, l and r.
+#[derive(Debug)]
+struct MaxDivideBackward;
+
+impl Backward<Flex, 3> for MaxDivideBackward {
+    type State = (FlexTensor, FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, left, right) = ops.state;
+        let [x_node, left_node, right_node] = ops.parents;
+        let mut dleft = vec![0.0; left.layout().num_elements()];
+        let mut dright = vec![0.0; right.layout().num_elements()];
+        let dx = in_place(grad, |g| {
+            max_divide_backward_slice(
+                &values(&x),
+                &values(&left),
+                &values(&right),
+                plane(&x),
+                g,
+                &mut dleft,
+                &mut dright,
+            )
+        });
+        for (node, grad) in [
+            (x_node, dx),
+            (left_node, tensor(dleft, left.shape())),
+            (right_node, tensor(dright, right.shape())),
+        ] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, grad);
+            }
         }
     }
 }
@@ -360,6 +409,31 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         }
     }
 
+    fn zoo_max_divide(
+        x: FloatTensor<Self>,
+        left: FloatTensor<Self>,
+        right: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let output = <Flex as KernelOps>::zoo_max_divide(
+            x.primitive().clone(),
+            left.primitive().clone(),
+            right.primitive().clone(),
+        );
+        let state = (
+            x.primitive().clone(),
+            left.primitive().clone(),
+            right.primitive().clone(),
+        );
+        match MaxDivideBackward
+            .prepare::<C>([x.node(), left.node(), right.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state, output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
     fn zoo_pool2d(x: FloatTensor<Self>, win: PoolWindow) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_pool2d(x.primitive().clone(), win);
         match PoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
@@ -453,6 +527,16 @@ pub(crate) fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_channel_swish(
         x.into_dispatch(),
         v.into_dispatch(),
+    ))
+}
+
+/// [`KernelOps::zoo_max_divide`] on `Tensor`s (the caller has checked [`on_flex_any`], the
+/// shapes and the dtypes).
+pub(crate) fn max_divide(x: Tensor<4>, left: Tensor<1>, right: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_max_divide(
+        x.into_dispatch(),
+        left.into_dispatch(),
+        right.into_dispatch(),
     ))
 }
 

@@ -25,7 +25,8 @@ pub use act::{Activation, activation_backward_slice, activation_into, activation
 pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
 pub use norm::{
     EvoNormParams, EvoNormVariant, batch_norm, batch_norm_backward_slice, batch_norm_train_slice, evonorm,
-    evonorm_b0_slice, evonorm_fused, evonorm_s0_slice,
+    evonorm_b0_slice, evonorm_fused, evonorm_s0_slice, max_divide, max_divide_backward_slice,
+    max_divide_slice,
 };
 pub use pool::{Pool, pool2d, pool2d_backward_slice, pool2d_slice};
 

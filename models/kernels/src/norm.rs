@@ -184,6 +184,117 @@ pub fn batch_norm_backward_slice(
         });
 }
 
+/// y = x / max(l_c, r) over `[N, C, plane]` values (EvoNorm-B0's division, Liu et al. 2020,
+/// Eq. 1: l the batch deviation per channel, r = v x + the instance deviation), into `out`; on a
+/// tie the maximum is l (as Burn's `max_pair`).
+///
+/// # Panics
+/// If `x`, `right` and `out` differ in length or are not whole `[C, plane]` images.
+pub fn max_divide_slice(x: &[f32], left: &[f32], right: &[f32], plane: usize, out: &mut [f32]) {
+    let c = left.len();
+    assert!(
+        x.len() == right.len() && x.len() == out.len(),
+        "max divide: lengths differ"
+    );
+    assert!(
+        plane > 0 && c > 0 && x.len().is_multiple_of(c * plane),
+        "max divide: not [N, C, plane]"
+    );
+    out.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane).zip(right.par_chunks(plane)))
+        .enumerate()
+        .for_each(|(i, (o, (x, r)))| {
+            let l = left[i % c];
+            widest_simd(
+                #[inline(always)]
+                || {
+                    for ((o, x), r) in o.iter_mut().zip(x).zip(r) {
+                        *o = x / if l < *r { *r } else { l };
+                    }
+                },
+            )
+        });
+}
+
+/// The backward pass of [`max_divide_slice`]: with m = max(l_c, r), `grad` (dL/dy, in place)
+/// becomes dL/dx = dL/dy / m, `dright` (overwritten) dL/dr = -dL/dy x / m^2 where r is the
+/// maximum (else 0), and `dleft` (`[C]`, overwritten) the sum of -dL/dy x / m^2 where l is.
+///
+/// # Panics
+/// If the lengths differ as in [`max_divide_slice`].
+pub fn max_divide_backward_slice(
+    x: &[f32],
+    left: &[f32],
+    right: &[f32],
+    plane: usize,
+    grad: &mut [f32],
+    dleft: &mut [f32],
+    dright: &mut [f32],
+) {
+    let c = left.len();
+    assert!(
+        x.len() == right.len() && x.len() == grad.len() && x.len() == dright.len() && dleft.len() >= c,
+        "max divide backward: lengths differ"
+    );
+    assert!(
+        plane > 0 && c > 0 && x.len().is_multiple_of(c * plane),
+        "max divide backward: not [N, C, plane]"
+    );
+    let partial: Vec<f32> = grad
+        .par_chunks_mut(plane)
+        .zip(dright.par_chunks_mut(plane))
+        .zip(x.par_chunks(plane).zip(right.par_chunks(plane)))
+        .enumerate()
+        .map(|(i, ((g, dr), (x, r)))| {
+            let l = left[i % c];
+            widest_simd(
+                #[inline(always)]
+                || {
+                    let mut acc = [0.0f32; 16];
+                    for (((g, dr), (x, r)), a) in g
+                        .iter_mut()
+                        .zip(dr.iter_mut())
+                        .zip(x.iter().zip(r))
+                        .zip((0..16).cycle())
+                    {
+                        let right_wins = l < *r;
+                        let m = if right_wins { *r } else { l };
+                        let dm = -*g * x / (m * m);
+                        *dr = if right_wins { dm } else { 0.0 };
+                        acc[a] += if right_wins { 0.0 } else { dm };
+                        *g /= m;
+                    }
+                    acc.iter().sum::<f32>()
+                },
+            )
+        })
+        .collect();
+    dleft[..c].fill(0.0);
+    for (i, p) in partial.iter().enumerate() {
+        dleft[i % c] += p;
+    }
+}
+
+/// x / max(l, r) with `l` `[C]` per channel and `x`, `r` `[N, C, H, W]` (EvoNorm-B0's division,
+/// Liu et al. 2020, Eq. 1): one vectorised pass on flex, under autodiff with
+/// [`max_divide_backward_slice`] (Burn's `max_pair` is a mask and a select each way, its
+/// backward two more, plus the broadcast of l); otherwise as Burn ops.
+pub fn max_divide(x: Tensor<4>, left: Tensor<1>, right: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let f32s = [left.dtype(), right.dtype()]
+        .iter()
+        .all(|d| *d == burn::tensor::DType::F32);
+    if !crate::ext::on_flex_any(&x)
+        || !f32s
+        || right.dims() != [n, c, h, w]
+        || left.dims() != [c]
+        || h * w == 0
+    {
+        return x / left.reshape([1, c, 1, 1]).expand([n, c, h, w]).max_pair(right);
+    }
+    crate::ext::max_divide(x, left, right)
+}
+
 /// Per-channel parameters of an EvoNorm layer, each `[C]`.
 #[derive(Clone, Copy, Debug)]
 pub struct EvoNormParams<'a> {
@@ -404,6 +515,45 @@ mod tests {
         // Output, dx, dgamma, dbeta, running mean, running variance.
         for (got, want) in ours.iter().zip(&burn) {
             got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::absolute(2e-5));
+        }
+    }
+
+    #[test]
+    fn max_divide_and_its_gradients_match_burn_ops() {
+        let ad = Device::flex().autodiff();
+        let xs: Vec<f32> = (0..2 * 3 * 5 * 4)
+            .map(|i| ((i * 37 % 53) as f32 - 26.0) / 7.0)
+            .collect();
+        let rs: Vec<f32> = (0..2 * 3 * 5 * 4)
+            .map(|i| ((i * 17 % 41) as f32) / 20.0)
+            .collect();
+        let run = |ours: bool| {
+            let x = Tensor::<1>::from_floats(xs.as_slice(), &ad)
+                .reshape([2, 3, 4, 5])
+                .require_grad();
+            let r = Tensor::<1>::from_floats(rs.as_slice(), &ad)
+                .reshape([2, 3, 4, 5])
+                .require_grad();
+            // l straddles r's range, so both sides win somewhere; the inputs are transposed views.
+            let l = Tensor::<1>::from_floats([0.5, 1.0, 1.5], &ad).require_grad();
+            let (xt, rt) = (x.clone().swap_dims(2, 3), r.clone().swap_dims(2, 3));
+            let y = if ours {
+                max_divide(xt, l.clone(), rt)
+            } else {
+                xt / l.clone().reshape([1, 3, 1, 1]).expand([2, 3, 5, 4]).max_pair(rt)
+            };
+            let w = y.clone().detach().sin();
+            let grads = (y.clone() * w).sum().backward();
+            [
+                y.into_data(),
+                x.grad(&grads).unwrap().into_data(),
+                l.grad(&grads).unwrap().into_data(),
+                r.grad(&grads).unwrap().into_data(),
+            ]
+        };
+        // y, dx, dl, dr.
+        for (got, want) in run(true).iter().zip(&run(false)) {
+            got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::absolute(1e-5));
         }
     }
 }
