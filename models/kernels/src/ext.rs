@@ -7,10 +7,11 @@
 //! layout conversions: about half of a ResNet training step, BENCHMARKS.md).
 
 use burn::backend::TensorMetadata;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
@@ -214,7 +215,7 @@ impl Backward<Flex, 3> for MaxDivideBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, left, right) = ops.state;
-        let [x_node, left_node, right_node] = ops.parents;
+        let [x_node, left_node, right_node] = ops.parents.map(|p| p.map(|n| n.id));
         let mut dleft = vec![0.0; left.layout().num_elements()];
         let mut dright = vec![0.0; right.layout().num_elements()];
         let dx = in_place(grad, |g| {
@@ -228,15 +229,14 @@ impl Backward<Flex, 3> for MaxDivideBackward {
                 &mut dright,
             )
         });
-        for (node, grad) in [
-            (x_node, dx),
-            (left_node, tensor(dleft, left.shape())),
-            (right_node, tensor(dright, right.shape())),
-        ] {
-            if let Some(node) = node {
-                grads.register::<Flex>(node.id, grad);
-            }
-        }
+        register(
+            grads,
+            [
+                (x_node, Some(dx)),
+                (left_node, Some(tensor(dleft, left.shape()))),
+                (right_node, Some(tensor(dright, right.shape()))),
+            ],
+        );
     }
 }
 
@@ -280,7 +280,7 @@ impl Backward<Flex, 3> for BatchNormBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, gamma, mean, var, eps) = ops.state;
-        let [x_node, gamma_node, beta_node] = ops.parents;
+        let [x_node, gamma_node, beta_node] = ops.parents.map(|p| p.map(|n| n.id));
         let c = gamma.layout().num_elements();
         let (mut dgamma, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
         let dx = in_place(grad, |g| {
@@ -296,15 +296,14 @@ impl Backward<Flex, 3> for BatchNormBackward {
                 &mut dbeta,
             )
         });
-        for (node, grad) in [
-            (x_node, dx),
-            (gamma_node, tensor(dgamma, [c])),
-            (beta_node, tensor(dbeta, [c])),
-        ] {
-            if let Some(node) = node {
-                grads.register::<Flex>(node.id, grad);
-            }
-        }
+        register(
+            grads,
+            [
+                (x_node, Some(dx)),
+                (gamma_node, Some(tensor(dgamma, [c]))),
+                (beta_node, Some(tensor(dbeta, [c]))),
+            ],
+        );
     }
 }
 
@@ -318,17 +317,12 @@ impl Backward<Flex, 2> for ChannelSwishBackward {
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, v) = ops.state;
-        let [x_node, v_node] = ops.parents;
+        let [x_node, v_node] = ops.parents.map(|p| p.map(|n| n.id));
         let mut dv = vec![0.0; v.layout().num_elements()];
         let dx = in_place(grad, |g| {
             channel_swish_backward_slice(&values(&x), &values(&v), plane(&x), g, &mut dv)
         });
-        if let Some(node) = x_node {
-            grads.register::<Flex>(node.id, dx);
-        }
-        if let Some(node) = v_node {
-            grads.register::<Flex>(node.id, tensor(dv, v.shape()));
-        }
+        register(grads, [(x_node, Some(dx)), (v_node, Some(tensor(dv, v.shape())))]);
     }
 }
 
@@ -343,7 +337,7 @@ impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight, g) = ops.state;
-        let wants = |i: usize| ops.parents.get(i).and_then(|p| p.as_ref());
+        let wants = |i: usize| ops.parents.get(i).and_then(|p| p.as_ref()).map(|n| n.id);
         let (x_node, w_node, b_node) = (wants(0), wants(1), wants(2));
         let mut dx = x_node.map(|_| vec![0.0; x.layout().num_elements()]);
         let mut dw = w_node.map(|_| vec![0.0; weight.layout().num_elements()]);
@@ -357,15 +351,14 @@ impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
             dw.as_deref_mut(),
             db.as_deref_mut(),
         );
-        for (node, grad, shape) in [
-            (x_node, dx, x.shape()),
-            (w_node, dw, weight.shape()),
-            (b_node, db, Shape::new([g.c_out])),
-        ] {
-            if let (Some(node), Some(grad)) = (node, grad) {
-                grads.register::<Flex>(node.id, tensor(grad, shape));
-            }
-        }
+        register(
+            grads,
+            [
+                (x_node, dx.map(|d| tensor(d, x.shape()))),
+                (w_node, dw.map(|d| tensor(d, weight.shape()))),
+                (b_node, db.map(|d| tensor(d, [g.c_out]))),
+            ],
+        );
     }
 }
 
@@ -380,14 +373,12 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         identity_only(act);
         let output = flex_conv2d(x.primitive(), weight.primitive(), Some(bias.primitive()), g, act);
         let state = (x.primitive().clone(), weight.primitive().clone(), g);
-        match ConvBackward::<3>
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(state, output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        record::<C, _, _>(
+            ConvBackward::<3>,
+            [x.node(), weight.node(), bias.node()],
+            state,
+            output,
+        )
     }
 
     fn zoo_conv2d_unbiased(
@@ -399,14 +390,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         identity_only(act);
         let output = flex_conv2d(x.primitive(), weight.primitive(), None, g, act);
         let state = (x.primitive().clone(), weight.primitive().clone(), g);
-        match ConvBackward::<2>
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(state, output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        record::<C, _, _>(ConvBackward::<2>, [x.node(), weight.node()], state, output)
     }
 
     fn zoo_max_divide(
@@ -424,22 +408,17 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             left.primitive().clone(),
             right.primitive().clone(),
         );
-        match MaxDivideBackward
-            .prepare::<C>([x.node(), left.node(), right.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(state, output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        record::<C, _, _>(
+            MaxDivideBackward,
+            [x.node(), left.node(), right.node()],
+            state,
+            output,
+        )
     }
 
     fn zoo_pool2d(x: FloatTensor<Self>, win: PoolWindow) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_pool2d(x.primitive().clone(), win);
-        match PoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((x.into_primitive(), win), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        record::<C, _, _>(PoolBackward, [x.node()], (x.into_primitive(), win), output)
     }
 
     fn zoo_batch_norm_train(
@@ -461,14 +440,12 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             var.clone(),
             eps,
         );
-        let output = match BatchNormBackward
-            .prepare::<C>([x.node(), gamma.node(), beta.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(state, output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        };
+        let output = record::<C, _, _>(
+            BatchNormBackward,
+            [x.node(), gamma.node(), beta.node()],
+            state,
+            output,
+        );
         // The statistics leave the graph (as Burn's `batch_norm_train` detaches them).
         (
             output,
@@ -479,14 +456,12 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
 
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_channel_swish(x.primitive().clone(), v.primitive().clone());
-        match ChannelSwishBackward
-            .prepare::<C>([x.node(), v.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((x.into_primitive(), v.into_primitive()), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        record::<C, _, _>(
+            ChannelSwishBackward,
+            [x.node(), v.node()],
+            (x.into_primitive(), v.into_primitive()),
+            output,
+        )
     }
 
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
@@ -495,13 +470,30 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         let mut output = vec![0.0; input.len()];
         activation_into(act, &input, &mut output);
         let output = tensor(output, x.primitive().shape());
-        match ActivationBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((x.into_primitive(), act), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
+        record::<C, _, _>(ActivationBackward, [x.node()], (x.into_primitive(), act), output)
+    }
+}
+
+/// Records `output` under autodiff with `step` as its backward pass (taking `state`) when any of
+/// the input `nodes` is tracked; otherwise as a constant.
+fn record<C: CheckpointStrategy, B: Backward<Flex, N>, const N: usize>(
+    step: B,
+    nodes: [NodeGuard; N],
+    state: B::State,
+    output: FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match step.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(state, output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
+/// Registers each computed gradient with its input's node (inputs without a node, or without a
+/// gradient, are skipped).
+fn register<const N: usize>(grads: &mut Gradients, parts: [(Option<NodeId>, Option<FlexTensor>); N]) {
+    for (node, grad) in parts {
+        if let (Some(node), Some(grad)) = (node, grad) {
+            grads.register::<Flex>(node, grad);
         }
     }
 }
