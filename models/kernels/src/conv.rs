@@ -520,7 +520,11 @@ pub fn conv2d_backward_slice(
             }
         }
     };
+    // Per-image tasks reuse their thread's im2col buffer. The sequential path runs parallel gemms
+    // and keeps its own buffer: a rayon worker waiting on them may pick up another task that
+    // borrows the thread-local one.
     let with_columns = |f: &mut dyn FnMut(&mut Vec<f32>)| COLUMNS.with_borrow_mut(|col| f(col));
+    let mut own_columns = Vec::new();
     if let Some(dw) = dweight {
         let dw = &mut dw[..g.c_out * k];
         if per_image {
@@ -540,7 +544,7 @@ pub fn conv2d_backward_slice(
             dw.copy_from_slice(&partial.expect("at least one image"));
         } else {
             dw.fill(0.0);
-            with_columns(&mut |col| (0..g.batch).for_each(|b| weight_grad(dw, b, col)));
+            (0..g.batch).for_each(|b| weight_grad(dw, b, &mut own_columns));
         }
     }
     if let Some(dx) = dx {
@@ -550,11 +554,9 @@ pub fn conv2d_backward_slice(
                 .enumerate()
                 .for_each(|(b, dx)| with_columns(&mut |col| input_grad(dx, b, col)));
         } else {
-            with_columns(&mut |col| {
-                for (b, dx) in dx.chunks_mut(image_in).enumerate() {
-                    input_grad(dx, b, col);
-                }
-            });
+            for (b, dx) in dx.chunks_mut(image_in).enumerate() {
+                input_grad(dx, b, &mut own_columns);
+            }
         }
     }
 }
