@@ -24,7 +24,7 @@ use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
 use crate::pool::{PoolWindow, pool2d_backward_slice, pool2d_slice};
 use crate::{
     batch_norm_backward_slice, batch_norm_train_slice, channel_swish_backward_slice, channel_swish_slice,
-    max_divide_backward_slice, max_divide_slice,
+    max_divide_backward_slice, max_divide_slice, softmax_backward_rows, softmax_rows,
 };
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
@@ -48,6 +48,8 @@ pub(crate) trait KernelOps: Backend {
     ) -> FloatTensor<Self>;
     /// act(x) element-wise; see [`Activation::apply`].
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
+    /// Softmax over the last dimension; see [`crate::softmax_last`].
+    fn zoo_softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// x sigmoid(v_c x) per channel; see [`crate::channel_swish`].
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Max or average pooling; see [`crate::pool2d`].
@@ -126,6 +128,11 @@ impl KernelOps for Flex {
         in_place(x, |v| activation_slice(act, v))
     }
 
+    fn zoo_softmax_last(x: FlexTensor) -> FlexTensor {
+        let row = last_dim(&x);
+        in_place(x, |v| softmax_rows(v, row))
+    }
+
     fn zoo_channel_swish(x: FlexTensor, v: FlexTensor) -> FlexTensor {
         let plane = plane(&x);
         in_place(x, |values| channel_swish_slice(values, &self::values(&v), plane))
@@ -172,6 +179,11 @@ impl KernelOps for Flex {
         let c = mean.len();
         (tensor(out, x.shape()), tensor(mean, [c]), tensor(var, [c]))
     }
+}
+
+/// The size of a tensor's last dimension.
+fn last_dim(x: &FlexTensor) -> usize {
+    x.shape().as_slice().last().copied().unwrap_or(1)
 }
 
 /// H W of an `[N, C, H, W]` tensor.
@@ -304,6 +316,24 @@ impl Backward<Flex, 3> for BatchNormBackward {
                 (beta_node, Some(tensor(dbeta, [c]))),
             ],
         );
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_softmax_last`]: the output.
+#[derive(Debug)]
+struct SoftmaxBackward;
+
+impl Backward<Flex, 1> for SoftmaxBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let y = ops.state;
+        let dx = ops.parents[0].as_ref().map(|_| {
+            let row = last_dim(&y);
+            in_place(grad, |g| softmax_backward_rows(&values(&y), g, row))
+        });
+        register(grads, [(ops.parents[0].as_ref().map(|n| n.id), dx)]);
     }
 }
 
@@ -454,6 +484,11 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         )
     }
 
+    fn zoo_softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let output = <Flex as KernelOps>::zoo_softmax_last(x.primitive().clone());
+        record::<C, _, _>(SoftmaxBackward, [x.node()], output.clone(), output)
+    }
+
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_channel_swish(x.primitive().clone(), v.primitive().clone());
         record::<C, _, _>(
@@ -511,6 +546,11 @@ fn identity_only(act: Activation) {
 /// [`KernelOps::zoo_activation`] on a `Tensor` (the caller has checked [`on_flex_any`]).
 pub(crate) fn activation<const D: usize>(x: Tensor<D>, act: Activation) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_activation(x.into_dispatch(), act))
+}
+
+/// [`KernelOps::zoo_softmax_last`] on a `Tensor` (the caller has checked [`on_flex_any`]).
+pub(crate) fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_softmax_last(x.into_dispatch()))
 }
 
 /// [`KernelOps::zoo_channel_swish`] on `Tensor`s (the caller has checked [`on_flex_any`] and

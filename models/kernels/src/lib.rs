@@ -200,6 +200,56 @@ pub fn softmax_rows(values: &mut [f32], row: usize) {
     });
 }
 
+/// The backward pass of [`softmax_rows`] given its output `y`: `grad` (dL/dy, in place) becomes
+/// dL/dx = y (dL/dy - sum over the row of dL/dy y), row by row.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn softmax_backward_rows(y: &[f32], grad: &mut [f32], row: usize) {
+    use rayon::prelude::*;
+    assert_eq!(
+        y.len(),
+        grad.len(),
+        "softmax backward: output and gradient lengths differ"
+    );
+    if row == 0 {
+        return;
+    }
+    let rows_per_chunk = ((1 << 14) / row).max(1);
+    grad.par_chunks_mut(rows_per_chunk * row)
+        .zip(y.par_chunks(rows_per_chunk * row))
+        .for_each(|(g, y)| {
+            widest_simd(
+                #[inline(always)]
+                || {
+                    for (g, y) in g.chunks_mut(row).zip(y.chunks(row)) {
+                        let dot = dot(g, y);
+                        g.iter_mut().zip(y).for_each(|(g, y)| *g = y * (*g - dot));
+                    }
+                },
+            )
+        });
+}
+
+/// The dot product of two equally long slices in 16 lanes (so that it vectorises).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut acc = [0.0f32; 16];
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// The output columns `lo..hi` (of `w_out`) whose input column `o stride + offset - pad` lies
 /// inside a row of `w`: where a window tap at `offset` reads the row rather than its padding
 /// (shared by the convolution's im2col and the pools).
@@ -317,14 +367,13 @@ pub fn channel_swish(x: Tensor<4>, v: Tensor<1>) -> Tensor<4> {
     ext::channel_swish(x, v)
 }
 
-/// Softmax over the last dimension, vectorised for inference on flex ([`softmax_rows`]);
-/// otherwise Burn's `softmax`.
+/// Softmax over the last dimension, vectorised on flex ([`softmax_rows`]; under autodiff with
+/// [`softmax_backward_rows`]); otherwise Burn's `softmax`.
 pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if !on_flex(&x) {
+    if !ext::on_flex_any(&x) {
         return burn::tensor::activation::softmax(x, D - 1);
     }
-    let row = x.dims()[D - 1];
-    apply(x, |v| softmax_rows(v, row))
+    ext::softmax_last(x)
 }
 
 #[cfg(test)]
@@ -465,5 +514,40 @@ mod tests {
         ours.1.assert_approx_eq::<f32>(&burn.1, tol);
         ours.2
             .assert_approx_eq::<f32>(&burn.2, burn::tensor::Tolerance::absolute(1e-4));
+    }
+
+    #[test]
+    fn softmax_gradients_match_burn() {
+        let ad = Device::flex().autodiff();
+        let values: Vec<f32> = (0..6 * 37).map(|i| ((i * 29 % 71) as f32 - 35.0) / 6.0).collect();
+        let run = |ours: bool| {
+            let x = Tensor::<1>::from_floats(values.as_slice(), &ad)
+                .reshape([37, 6])
+                .require_grad();
+            // A transposed view (rows of 37), with a causal-style -inf in some rows.
+            let mask = Tensor::<2, Bool>::from_data(
+                TensorData::new(
+                    (0..6 * 37).map(|i| i % 37 > 30 + i / 37).collect::<Vec<_>>(),
+                    [6, 37],
+                ),
+                &ad,
+            );
+            let xt = x.clone().transpose().mask_fill(mask, f32::NEG_INFINITY);
+            let y = if ours {
+                softmax_last(xt)
+            } else {
+                burn::tensor::activation::softmax(xt, 1)
+            };
+            let r = Tensor::<1>::from_floats(values.as_slice(), &ad)
+                .reshape([6, 37])
+                .cos();
+            let grads = (y.clone() * r).sum().backward();
+            (y.into_data(), x.grad(&grads).unwrap().into_data())
+        };
+        let (ours, burn) = (run(true), run(false));
+        ours.0
+            .assert_approx_eq::<f32>(&burn.0, burn::tensor::Tolerance::absolute(1e-6));
+        ours.1
+            .assert_approx_eq::<f32>(&burn.1, burn::tensor::Tolerance::absolute(1e-5));
     }
 }
