@@ -27,7 +27,7 @@ const TINY: [&str; 12] = [
 ];
 
 #[test]
-fn tiny_run_learns_reports_map_and_resumes_after_sigkill() {
+fn tiny_run_trains_reports_map_and_resumes_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     // Six steps in all: warm up over one instead of the default 100.
     let cfg = dir.path().join("short-warmup.json");
