@@ -9,7 +9,7 @@
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{apply, exp_f32, f32s, on_flex, reduce_lanes, sum, widest_simd};
+use crate::{apply, channel_sums, exp_f32, f32s, on_flex, reduce_lanes, sum, sum_lanes, widest_simd};
 
 /// Sum of (x - mean)^2 ([`reduce_lanes`]).
 #[inline(always)]
@@ -23,21 +23,6 @@ fn std(x: &[f32], eps: f32) -> f32 {
     let n = x.len().max(1) as f32;
     let mean = sum(x) / n;
     (sum_sq_dev(x, mean) / n + eps).sqrt()
-}
-
-/// Sum of `term(i)` over `0..len` in 16 f64 lanes (vectorised): batch normalisation's statistics
-/// accumulate in double, as PyTorch's CPU kernel does (a channel's sums run over the whole batch).
-#[inline(always)]
-fn sum_f64(len: usize, term: impl Fn(usize) -> f64) -> f64 {
-    let mut acc = [0.0f64; 16];
-    let whole = len / 16 * 16;
-    for start in (0..whole).step_by(16) {
-        for (j, a) in acc.iter_mut().enumerate() {
-            *a += term(start + j);
-        }
-    }
-    let tail: f64 = (whole..len).map(&term).sum();
-    acc.iter().sum::<f64>() + tail
 }
 
 /// Batch normalisation's training forward (Ioffe & Szegedy 2015, Alg. 1) over `[N, C, plane]`
@@ -76,14 +61,14 @@ pub fn batch_norm_train_slice(
                     let mean = (0..n)
                         .map(|i| {
                             let p = plane_of(i);
-                            sum_f64(plane, |j| f64::from(p[j]))
+                            sum_lanes(plane, |j| f64::from(p[j]))
                         })
                         .sum::<f64>()
                         / count;
                     let var = (0..n)
                         .map(|i| {
                             let p = plane_of(i);
-                            sum_f64(plane, |j| (f64::from(p[j]) - mean).powi(2))
+                            sum_lanes(plane, |j| (f64::from(p[j]) - mean).powi(2))
                         })
                         .sum::<f64>()
                         / count;
@@ -152,8 +137,8 @@ pub fn batch_norm_backward_slice(
                     let (mut dbeta, mut dev) = (0.0, 0.0);
                     for i in 0..n {
                         let (g, x) = (&grad_ro[at(i)..][..plane], &x[at(i)..][..plane]);
-                        dbeta += sum_f64(plane, |j| f64::from(g[j]));
-                        dev += sum_f64(plane, |j| f64::from(g[j]) * (f64::from(x[j]) - m));
+                        dbeta += sum_lanes(plane, |j| f64::from(g[j]));
+                        dev += sum_lanes(plane, |j| f64::from(g[j]) * (f64::from(x[j]) - m));
                     }
                     (dbeta as f32, (dev * f64::from(inv_std[ch])) as f32)
                 },
@@ -250,29 +235,19 @@ pub fn max_divide_backward_slice(
             widest_simd(
                 #[inline(always)]
                 || {
-                    let mut acc = [0.0f32; 16];
-                    for (((g, dr), (x, r)), a) in g
-                        .iter_mut()
-                        .zip(dr.iter_mut())
-                        .zip(x.iter().zip(r))
-                        .zip((0..16).cycle())
-                    {
-                        let right_wins = l < *r;
-                        let m = if right_wins { *r } else { l };
-                        let dm = -*g * x / (m * m);
-                        *dr = if right_wins { dm } else { 0.0 };
-                        acc[a] += if right_wins { 0.0 } else { dm };
-                        *g /= m;
-                    }
-                    acc.iter().sum::<f32>()
+                    sum_lanes(plane, |j| {
+                        let right_wins = l < r[j];
+                        let m = if right_wins { r[j] } else { l };
+                        let dm = -g[j] * x[j] / (m * m);
+                        dr[j] = if right_wins { dm } else { 0.0 };
+                        g[j] /= m;
+                        if right_wins { 0.0 } else { dm }
+                    })
                 },
             )
         })
         .collect();
-    dleft[..c].fill(0.0);
-    for (i, p) in partial.iter().enumerate() {
-        dleft[i % c] += p;
-    }
+    channel_sums(&partial, &mut dleft[..c]);
 }
 
 /// x / max(l, r) with `l` `[C]` per channel and `x`, `r` `[N, C, H, W]` (EvoNorm-B0's division,
