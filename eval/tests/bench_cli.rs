@@ -19,6 +19,11 @@ fn prints_one_json_object_per_run() {
         ("evonorm-s0", "train", "2", "8"),
         ("resnet26", "infer", "1", "32"),
         ("resnet26", "train", "1", "32"),
+        ("resnet26-evonorm-s0a", "train", "1", "32"),
+        ("resnet26-gn", "infer", "1", "32"),
+        ("ebv-head", "train", "4", "16"),
+        ("ebv-generator", "train", "300", "8"),
+        ("aranyani-fair", "train", "1", "5"),
         ("promptsrc-tiny", "train", "2", "3"),
         ("promptsrc-tiny", "infer", "2", "3"),
         ("yolov9-t", "train", "1", "32"),
@@ -41,6 +46,10 @@ fn prints_one_json_object_per_run() {
     }
     let (ok, _, err) = bench(&["--model", "gelan-t-fused", "--mode", "train", "--size", "32"]);
     assert!(!ok && err.contains("no train step"), "{err}");
+    let (ok, _, err) = bench(&["--model", "resnet26-ln"]);
+    assert!(!ok && err.contains("evonorm-s2a"), "{err}");
+    let (ok, _, err) = bench(&["--model", "aranyani", "--mode", "train", "--batch", "2"]);
+    assert!(!ok && err.contains("--batch 1"), "{err}");
     let (ok, _, err) = bench(&["--model", "nope"]);
     assert!(!ok && err.contains("promptsrc-vit-b16"), "{err}");
 }

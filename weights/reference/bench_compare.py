@@ -8,7 +8,8 @@ sections and their commentary stay.
     python weights/reference/bench_compare.py --group evonorm [--bench target/release/bench] [--out BENCHMARKS.md]
     YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg unshare -n python weights/reference/bench_compare.py --group yolov9 --iters 5
 
-Groups: evonorm, resnet, ponita, clip, promptsrc, yolov9 (see CASES).
+Groups: evonorm, resnet, resnet-norms, ebv, aranyani, ponita, clip, promptsrc, yolov9 (see
+CASES); a group's default iteration counts are in ITERS (aranyani's steps take microseconds).
 """
 import argparse
 import datetime
@@ -31,6 +32,19 @@ CASES = {
     ],
     # ResNet-26 with BN-ReLU (timm's `resnet26`), 8 images of 224x224.
     "resnet": [("resnet26", "resnet26", None, mode, 8, 224) for mode in ("infer", "train")],
+    # ResNet-26 with each other norm zoo-resnet offers (GroupNorm-ReLU and every EvoNorm).
+    "resnet-norms": [
+        (f"resnet26-{n}", f"resnet26-{n}", None, mode, 8, 224)
+        for n in ["gn"] + [f"evonorm-{v}" for v in ("b0", "b1", "b2", "s0", "s0a", "s1", "s1a", "s2", "s2a")]
+        for mode in ("infer", "train")
+    ],
+    # The EBV head on 256 features of d = 1000 against 1000 classes; one generator step at the
+    # sizes of bench_ebv_generator.py (N = d = 1000; N = 10000 in d = 512).
+    "ebv": [("ebv-head", "ebv-head", None, mode, 256, 1000) for mode in ("infer", "train")]
+    + [("ebv-generator", "ebv-generator", None, "train", n, d) for n, d in ((1000, 1000), (10000, 512))],
+    # One online update at batch 1 on Adult's width (14 features), without and with the fairness
+    # gradient (lambda 1).
+    "aranyani": [(m, m, None, "train", 1, 14) for m in ("aranyani", "aranyani-fair")],
     # The paper's N-body network on 100 five-particle systems (bench_torch.py's `ponita`).
     "ponita": [("ponita", "ponita", None, mode, 100, 5) for mode in ("infer", "train")],
     # ViT-B/16 towers, 8 images (224x224) or 8 texts (77 tokens); also against onnxruntime.
@@ -48,8 +62,16 @@ CASES = {
         (f"ultralytics-yolov9{s}-fused", f"ultralytics-yolov9{s}-fused", f"ultralytics-yolov9{s}-onnx", "infer", b, 640)
         for s in "ts" for b in (1, 8)
     ]
-    + [("ultralytics-yolov9t", "ultralytics-yolov9t", None, "train", 4, 320)],
+    + [
+        ("ultralytics-yolov9c-fused", "ultralytics-yolov9c-fused", "ultralytics-yolov9c-onnx", "infer", 1, 640),
+        ("ultralytics-yolov9t", "ultralytics-yolov9t", None, "infer", 1, 640),
+        ("ultralytics-yolov9c", "ultralytics-yolov9c", None, "infer", 1, 640),
+        ("ultralytics-yolov9t", "ultralytics-yolov9t", None, "train", 4, 320),
+    ],
 }
+
+# group -> (iterations, warm-up) when --iters / --warmup are not given (else 20, 3).
+ITERS = {"aranyani": (2000, 200)}
 
 
 def run(cmd):
@@ -72,10 +94,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--bench", default=os.environ.get("BENCH", os.path.join(ROOT, "target", "release", "bench")))
     p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    p.add_argument("--iters", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int)
+    p.add_argument("--warmup", type=int)
     p.add_argument("--group", choices=sorted(CASES), required=True)
     a = p.parse_args()
+    iters, warmup = ITERS.get(a.group, (20, 3))
+    a.iters = iters if a.iters is None else a.iters
+    a.warmup = warmup if a.warmup is None else a.warmup
     rows = []
     for ours_name, ref_name, ort_name, mode, batch, size in CASES[a.group]:
         common = ["--mode", mode, "--batch", str(batch), "--size", str(size), "--iters", str(a.iters),
@@ -89,12 +114,16 @@ def main():
               file=sys.stderr)
     torch_version = rows[0][5].get("torch", "?") if rows else "?"
     with_ort = any(r[6] for r in rows)
-    ms = lambda r: f"{r['median_ms']:.2f} ({r['p10_ms']:.2f}-{r['p90_ms']:.2f})"
+    num = lambda v: f"{v:.2f}" if v >= 1 else f"{v:.4f}"
+    ms = lambda r: f"{num(r['median_ms'])} ({num(r['p10_ms'])}-{num(r['p90_ms'])})"
+    threads = sorted({r[5].get("threads") for r in rows} - {None})
+    torch_threads = ("all cores" if threads == [os.cpu_count()] else
+                     f"{' or '.join(map(str, threads))} thread{'s' if threads != [1] else ''}")
     lines = [
         f"<!-- bench:{a.group} -->",
         f"Measured {datetime.date.today().isoformat()} by `weights/reference/bench_compare.py --group {a.group}` on "
-        f"{cpu_name()}, {os.cpu_count()} logical cores; burnzoo CPU backend (flex) against PyTorch "
-        f"{torch_version} CPU" + (" and onnxruntime CPU" if with_ort else "") + ", all with all cores, in the "
+        f"{cpu_name()}, {os.cpu_count()} logical cores; burnzoo CPU backend (flex) with all cores against PyTorch "
+        f"{torch_version} CPU with {torch_threads}" + (" and onnxruntime CPU" if with_ort else "") + ", in the "
         "same run. Ratio = burnzoo items/s over the reference's (above 1: burnzoo faster). Median of "
         f"{a.iters} iterations after {a.warmup} warm-up.",
         "",

@@ -28,6 +28,21 @@ CASES = [
 ]
 
 
+def reference_objective(basis, alpha, slice_size=130):
+    """The body of Generate_EBV.py's loop before its SGD step: re-normalise the rows, then per
+    slice |E_s E^T| - I, its max and the backward of relu(M - alpha).sum(); returns the max."""
+    n = basis.shape[0]
+    basis.data.copy_(F.normalize(basis.data))
+    mx = alpha
+    for i in range(math.ceil(n / slice_size)):
+        start, end = slice_size * i, min(n, slice_size * (i + 1))
+        eye = F.one_hot(torch.arange(start, end), n)
+        m = (basis[start:end] @ basis.T).abs() - eye
+        mx = max(mx, m.max().item())
+        F.relu_(m - alpha).sum().backward()
+    return mx
+
+
 def reference(n, d, alpha, cap, slice_size=130, lr=1e-3, seed=42):
     """Generate_EBV.py's loop (autograd through every slice, SGD step), timed."""
     torch.manual_seed(seed)
@@ -36,14 +51,7 @@ def reference(n, d, alpha, cap, slice_size=130, lr=1e-3, seed=42):
     t = time.perf_counter()
     steps, mx = 0, float("inf")
     for _ in range(cap):
-        basis.data.copy_(F.normalize(basis.data))
-        mx = alpha
-        for i in range(math.ceil(n / slice_size)):
-            start, end = slice_size * i, min(n, slice_size * (i + 1))
-            eye = F.one_hot(torch.arange(start, end), n)
-            m = (basis[start:end] @ basis.T).abs() - eye
-            mx = max(mx, m.max().item())
-            F.relu_(m - alpha).sum().backward()
+        mx = reference_objective(basis, alpha, slice_size)
         if mx <= alpha + 1e-4:
             break
         opt.step()

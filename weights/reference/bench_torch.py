@@ -5,8 +5,15 @@
 prints one JSON object (model, mode, batch, size, device, iterations, median_ms, p10_ms, p90_ms,
 items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
 [batch, 64, size, size]); resnet26 (timm's, 1000 classes, random weights, on batch size x size
-images; train = forward, the sum of the logits, backward); ponita (batch systems of size
-particles, see `ponita`);
+images; train = forward, the sum of the logits, backward) and resnet26-<norm> (the same net with
+every BatchNorm replaced as zoo-resnet does: gn = GroupNorm(32) + ReLU, evonorm-<variant> =
+timm's EvoNorm2d*, with its activation where the block has one; see `resnet26`); ebv-head (the
+fixed-basis head of EBV_ImageNet.py: normalize(f) E^T, train = / 0.07, cross-entropy with label
+smoothing 0.1, backward to the features; `batch` features of d = `size`, 1000 classes);
+ebv-generator (one step of Generate_EBV.py's loop, N = `batch`, d = `size`, alpha 0.07);
+aranyani and aranyani-fair (one per-sample online update of Aranyani's forest, lambda 0 or 1,
+on one thread, batch 1, `size` features); ponita (batch systems of size particles, see
+`ponita`);
 ultralytics-yolov9{t,s,m,c,e}[-fused] (ultralytics' model, random weights, 80 classes, `batch`
 images of size x size, forward + decode; -fused after `model.fuse()`) and
 ultralytics-yolov9{t,s,m,c,e}-onnx (the fused model exported to ONNX, run by onnxruntime; run it
@@ -46,21 +53,157 @@ def module_step(module, x, mode, input_grad=False):
     return step
 
 
-def evonorm(name, mode, batch, size):
+def evonorm_class(variant):
+    """timm's EvoNorm2d* class of `variant` (b0, s0a, ...)."""
     from timm.layers import evo_norm as E
-    classes = {"b0": E.EvoNorm2dB0, "b1": E.EvoNorm2dB1, "b2": E.EvoNorm2dB2, "s0": E.EvoNorm2dS0,
-               "s0a": E.EvoNorm2dS0a, "s1": E.EvoNorm2dS1, "s1a": E.EvoNorm2dS1a, "s2": E.EvoNorm2dS2,
-               "s2a": E.EvoNorm2dS2a}
-    layer = classes[name](64)
+    return {"b0": E.EvoNorm2dB0, "b1": E.EvoNorm2dB1, "b2": E.EvoNorm2dB2, "s0": E.EvoNorm2dS0,
+            "s0a": E.EvoNorm2dS0a, "s1": E.EvoNorm2dS1, "s1a": E.EvoNorm2dS1a, "s2": E.EvoNorm2dS2,
+            "s2a": E.EvoNorm2dS2a}[variant]
+
+
+def evonorm(name, mode, batch, size):
+    layer = evonorm_class(name)(64)
     torch.manual_seed(0)
     return module_step(layer, torch.randn(batch, 64, size, size), mode, input_grad=True)
 
 
-def resnet26(mode, batch, size):
+def resnet26(mode, batch, size, norm="bn"):
+    """timm's `resnet26`; for another norm, each BatchNorm replaced as zoo-resnet builds the net:
+    GroupNorm(32) keeps the ReLUs; an EvoNorm takes the place of norm + activation (its own
+    activation on) where a ReLU follows the norm, and is affine-only (activation off) on each
+    block's last norm and projection, whose ReLU comes after the residual sum."""
     import timm
+    from timm.models.resnet import Bottleneck
     torch.manual_seed(0)
     model = timm.create_model("resnet26", pretrained=False)
+    if norm in ("gn", "gn-relu"):
+        for m in list(model.modules()):
+            for name, child in list(m.named_children()):
+                if isinstance(child, torch.nn.BatchNorm2d):
+                    setattr(m, name, torch.nn.GroupNorm(32, child.num_features))
+    elif norm not in ("bn", "bn-relu"):
+        cls = evonorm_class(norm.removeprefix("evonorm-"))
+        evo = lambda bn, act: cls(bn.num_features, apply_act=act)
+        model.bn1, model.act1 = evo(model.bn1, True), torch.nn.Identity()
+        for block in model.modules():
+            if isinstance(block, Bottleneck):
+                block.bn1, block.act1 = evo(block.bn1, True), torch.nn.Identity()
+                block.bn2, block.act2 = evo(block.bn2, True), torch.nn.Identity()
+                block.bn3 = evo(block.bn3, False)
+                if block.downsample is not None:
+                    block.downsample[1] = evo(block.downsample[1], False)
     return module_step(model, torch.randn(batch, 3, size, size), mode)
+
+
+def ebv_head(mode, batch, dim, classes=1000):
+    """EBV_ImageNet.py's head: cosines of normalize(f) with the fixed unit basis; train: logits
+    / 0.07, CrossEntropyLoss(label_smoothing=0.1), backward to the features."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    basis = F.normalize(torch.randn(classes, dim))
+    f = torch.randn(batch, dim)
+    targets = torch.arange(batch) % classes
+    loss = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    if mode == "train":
+        def step():
+            fi = f.clone().requires_grad_(True)
+            loss(F.normalize(fi) @ basis.t() / 0.07, targets).backward()
+    else:
+        def step():
+            with torch.no_grad():
+                F.normalize(f) @ basis.t()
+    return step
+
+
+def ebv_generator(mode, n, d, alpha=0.07):
+    """One step of Generate_EBV.py's loop (bench_ebv_generator.py's `reference_objective` and the
+    SGD step)."""
+    import torch.nn.functional as F
+    from bench_ebv_generator import reference_objective
+    if mode != "train":
+        raise SystemExit("the EBV generator is an optimisation: time it with --mode train")
+    torch.manual_seed(0)
+    basis = torch.nn.Parameter(F.normalize(torch.randn(n, d)))
+    opt = torch.optim.SGD([basis], lr=1e-3)
+
+    def step():
+        reference_objective(basis, alpha)
+        opt.step()
+        opt.zero_grad()
+    return step
+
+
+class AranyaniForest(torch.nn.Module):
+    """Aranyani's soft oblique forest (K trees of depth h, sigmoid node decisions, leaf softmax,
+    mean over trees), per sample as the authors' `src/aranyani.py` runs it."""
+
+    def __init__(self, d, trees=3, depth=4, classes=2):
+        super().__init__()
+        n_int, n_leaf = 2 ** depth - 1, 2 ** depth
+        self.w = torch.nn.Parameter(torch.randn(trees, d, n_int))
+        self.b = torch.nn.Parameter(torch.randn(trees, n_int))
+        self.theta = torch.nn.Parameter(torch.rand(trees, n_leaf, classes))
+        mask = torch.zeros(n_int, n_leaf)
+        for leaf in range(n_leaf):
+            node = n_leaf + leaf
+            while node > 1:
+                parent = node // 2
+                mask[parent - 1, leaf] = 1.0 if node % 2 == 0 else -1.0
+                node = parent
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        s = torch.sigmoid(torch.einsum("d,tdi->ti", x, self.w) + self.b)  # [T, I]
+        m = self.mask
+        phi = torch.where(m > 0, s[:, :, None], torch.where(m < 0, 1 - s[:, :, None], torch.ones_like(s[:, :, None])))
+        p = torch.prod(phi + 1e-8, dim=1)  # [T, L]
+        f = torch.einsum("tl,tlc->c", p, torch.softmax(self.theta, -1)) / self.w.shape[0]
+        return f, s
+
+
+def aranyani(name, mode, batch, d):
+    """One online update per step: forward, cross-entropy backward, with lambda 1 (`-fair`) the
+    demographic-parity gradient from the per-group running aggregates (the current instance
+    added first), Adam (lr 2e-3, eps 1e-7, Keras'). One thread: a batch-1 step is too small to
+    split."""
+    if mode != "train" or batch != 1:
+        raise SystemExit("Aranyani's online update is timed with --mode train --batch 1")
+    lam = 1.0 if name == "aranyani-fair" else 0.0
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = AranyaniForest(d)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3, eps=1e-7)
+    n = 4096
+    xs, ys, groups = torch.randn(n, d), torch.randint(0, 2, (n,)), torch.randint(0, 2, (n,)).tolist()
+    t_, i_ = model.b.shape
+    cnt = [0, 0]
+    s_sum = [torch.zeros(t_, i_), torch.zeros(t_, i_)]
+    gw = [torch.zeros(t_, d, i_), torch.zeros(t_, d, i_)]
+    gb = [torch.zeros(t_, i_), torch.zeros(t_, i_)]
+    k = [0]
+
+    def step():
+        i = k[0] % n
+        k[0] += 1
+        x, y, a = xs[i], ys[i], groups[i]
+        f, s = model(x)
+        loss = -torch.log(f.clamp(1e-7, 1 - 1e-7)[y] / f.clamp(1e-7, 1 - 1e-7).sum())
+        opt.zero_grad()
+        loss.backward()
+        if lam > 0:
+            with torch.no_grad():
+                ds = s * (1 - s)
+                cnt[a] += 1
+                s_sum[a] += s
+                gw[a] += (ds[:, None, :] * x[None, :, None] - gw[a]) / cnt[a]
+                gb[a] += (ds - gb[a]) / cnt[a]
+                if cnt[0] > 0 and cnt[1] > 0:
+                    gap = s_sum[1] / cnt[1] - s_sum[0] / cnt[0]
+                    c = torch.where(gap.abs() < 0.01, gap, torch.sign(gap - 0.005))
+                    model.w.grad += lam * c[:, None, :] * (gw[1] - gw[0])
+                    model.b.grad += lam * c * (gb[1] - gb[0])
+        opt.step()
+    return step
 
 
 def ponita(mode, batch, size):
@@ -244,8 +387,14 @@ def main():
         raise SystemExit("bench_torch.py runs on the CPU only")
     if a.model.startswith("evonorm-"):
         step = evonorm(a.model[len("evonorm-"):], a.mode, a.batch, a.size)
-    elif a.model == "resnet26":
-        step = resnet26(a.mode, a.batch, a.size)
+    elif a.model == "resnet26" or a.model.startswith("resnet26-"):
+        step = resnet26(a.mode, a.batch, a.size, a.model.removeprefix("resnet26").removeprefix("-") or "bn")
+    elif a.model == "ebv-head":
+        step = ebv_head(a.mode, a.batch, a.size)
+    elif a.model == "ebv-generator":
+        step = ebv_generator(a.mode, a.batch, a.size)
+    elif a.model in ("aranyani", "aranyani-fair"):
+        step = aranyani(a.model, a.mode, a.batch, a.size)
     elif a.model == "ponita":
         step = ponita(a.mode, a.batch, a.size)
     elif a.model.startswith("ultralytics-yolov9"):

@@ -12,12 +12,19 @@ use std::process::ExitCode;
 use zoo_eval::bench::{BenchResult, peak_rss_mib, quantile, time_iterations};
 use zoo_eval::cli::{parse_args, run};
 use zoo_evonorm::{EvoNormConfig, EvoNormKind};
+use zoo_resnet::NormKind;
 
 /// Time a model of the zoo: forward (infer) or forward + backward (train), median and p10/p90
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
 /// evonorm-s0 (any EvoNorm: `evonorm-<variant>`) on [batch, 64, size, size]; resnet26 (BN-ReLU,
 /// ImageNet stem, 1000 classes, random weights, on `batch` size x size images; train = forward, the
-/// sum of the logits, backward); ponita (the paper's
+/// sum of the logits, backward) and resnet26-<norm> with any other norm (gn, evonorm-b0,
+/// evonorm-s0a, ...); ebv-head (the fixed-basis classifier on `batch` features of d = `size`
+/// against N = 1000 classes: infer = cosines; train = logits / 0.07, label-smoothed
+/// cross-entropy, backward to the features); ebv-generator (one step of the iterative generator,
+/// N = `batch` vectors in d = `size`, alpha 0.07, slices of 130: objective, gradient, SGD);
+/// aranyani and aranyani-fair (one online update of K = 3 trees of depth 4 on one instance of
+/// `size` features, batch 1, lambda 0 or 1, train only); ponita (the paper's
 /// N-body network on `batch` fully connected systems of `size` particles; train = forward,
 /// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
 /// `batch` 224x224 images, or `batch` texts of 77 tokens); promptsrc-tiny and promptsrc-vit-b16
@@ -67,8 +74,38 @@ fn main() -> ExitCode {
         };
         let samples = if cli.model == "ponita" {
             bench_ponita(&cli, &device, train)?
-        } else if cli.model == "resnet26" {
-            bench_resnet26(&cli, &device, train)?
+        } else if let Some(norm) = cli.model.strip_prefix("resnet26") {
+            let norm = match norm.strip_prefix('-') {
+                None if norm.is_empty() => NormKind::Bn,
+                Some(name) => NormKind::parse(name).ok_or_else(|| {
+                    let all: Vec<String> = NormKind::all().into_iter().map(NormKind::name).collect();
+                    anyhow::anyhow!(
+                        "unknown norm `{name}` in `{}`; available: {}",
+                        cli.model,
+                        all.join(", ")
+                    )
+                })?,
+                None => anyhow::bail!("unknown model `{}`; did you mean resnet26-<norm>?", cli.model),
+            };
+            bench_resnet26(norm, &cli, &device, train)?
+        } else if cli.model == "ebv-head" {
+            bench_ebv_head(&cli, &device, train)?
+        } else if cli.model == "ebv-generator" {
+            anyhow::ensure!(
+                train,
+                "the EBV generator is an optimisation: time it with --mode train"
+            );
+            bench_ebv_generator(&cli, &device)?
+        } else if cli.model == "aranyani" || cli.model == "aranyani-fair" {
+            anyhow::ensure!(
+                train,
+                "Aranyani's online update is a training step: time it with --mode train"
+            );
+            anyhow::ensure!(
+                cli.batch == 1,
+                "Aranyani learns one instance at a time: use --batch 1"
+            );
+            bench_aranyani(cli.model == "aranyani-fair", &cli)?
         } else if cli.model == "clip-image" || cli.model == "clip-text" {
             anyhow::ensure!(!train, "the CLIP towers are timed in infer mode only");
             bench_clip(cli.model == "clip-image", &cli, &device)?
@@ -80,7 +117,7 @@ fn main() -> ExitCode {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26, resnet26-<norm>, ebv-head, ebv-generator, aranyani, aranyani-fair, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
                 cli.model
             );
         };
@@ -147,9 +184,13 @@ fn bench_evonorm(kind: EvoNormKind, cli: &Cli, device: &Device, train: bool) -> 
     }
 }
 
-fn bench_resnet26(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+fn bench_resnet26(norm: NormKind, cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
     let config = zoo_resnet::ResNetConfig {
         depth: zoo_resnet::Depth::R26,
+        norm: zoo_resnet::NormConfig {
+            kind: norm,
+            ..Default::default()
+        },
         ..zoo_resnet::ResNetConfig::default()
     };
     device.seed(0);
@@ -174,6 +215,77 @@ fn bench_resnet26(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec
             let _ = net.forward(x.clone()).slice([0..1, 0..1]).into_data();
         }))
     }
+}
+
+fn bench_ebv_head(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+    const CLASSES: usize = 1000;
+    device.seed(0);
+    let basis = Tensor::<2>::random([CLASSES, cli.size], Distribution::Normal(0.0, 1.0), device);
+    let f = Tensor::<2>::random([cli.batch, cli.size], Distribution::Normal(0.0, 1.0), device);
+    if train {
+        let ad = device.clone().autodiff();
+        let head = zoo_ebv::EbvHead::new(basis.autodiff(), 0.07);
+        let f = f.autodiff();
+        let targets: Vec<i64> = (0..cli.batch).map(|i| (i % CLASSES) as i64).collect();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [cli.batch]), &ad);
+        let loss = burn::nn::loss::CrossEntropyLossConfig::new()
+            .with_smoothing(Some(0.1))
+            .init(&ad);
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let f = f.clone().require_grad();
+            let grads = loss.forward(head.logits(f.clone()), targets.clone()).backward();
+            let _ = f.grad(&grads).map(|g| g.slice([0..1, 0..1]).into_data());
+        }))
+    } else {
+        let head = zoo_ebv::EbvHead::new(basis, 0.07);
+        Ok(time_iterations(cli.warmup, cli.iters, || {
+            let _ = head.cosine(f.clone()).slice([0..1, 0..1]).into_data();
+        }))
+    }
+}
+
+fn bench_ebv_generator(cli: &Cli, device: &Device) -> anyhow::Result<Vec<f64>> {
+    // The settings of the reference's larger runs (slices of 130 rows, SGD lr 1e-3); alpha 0.07
+    // leaves most pairs of a random start above it, so every step does the full work.
+    let (alpha, slice, lr) = (0.07, 130, 1e-3);
+    device.seed(0);
+    let mut e = Tensor::<2>::random([cli.batch, cli.size], Distribution::Normal(0.0, 1.0), device);
+    Ok(time_iterations(cli.warmup, cli.iters, || {
+        let rows = zoo_ebv::normalize_rows(e.clone());
+        let (max_cos, grad) = zoo_ebv::objective(&rows, alpha, slice);
+        std::hint::black_box(max_cos);
+        e = rows - grad.mul_scalar(lr);
+        let _ = e.clone().slice([0..1, 0..1]).into_data();
+    }))
+}
+
+fn bench_aranyani(fair: bool, cli: &Cli) -> anyhow::Result<Vec<f64>> {
+    let config = zoo_aranyani::LearnerConfig {
+        forest: zoo_aranyani::ForestConfig {
+            features: cli.size,
+            ..Default::default()
+        },
+        lambda: if fair { 1.0 } else { 0.0 },
+        ..Default::default()
+    };
+    let mut learner = zoo_aranyani::OnlineLearner::new(config, 0)?;
+    // The synthetic biased stream of `train-aranyani --dataset synthetic`, cycled.
+    let (items, _) = zoo_datasets::tabular::BiasedStream {
+        train: 4096,
+        test: 1,
+        dim: cli.size,
+        ..Default::default()
+    }
+    .generate()?;
+    let stream: Vec<(Vec<f64>, usize, u8)> = items
+        .into_iter()
+        .map(|t| (t.features.iter().map(|&v| v as f64).collect(), t.label, t.group))
+        .collect();
+    let mut next = stream.iter().cycle();
+    Ok(time_iterations(cli.warmup, cli.iters, || {
+        let (x, y, a) = next.next().expect("a cycled stream never ends");
+        std::hint::black_box(learner.learn_one(x, *y, *a));
+    }))
 }
 
 fn bench_ponita(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {

@@ -151,7 +151,8 @@ pub fn welch_bound(n: usize, d: usize) -> f64 {
     }
 }
 
-fn normalize_rows(e: Tensor<2>) -> Tensor<2> {
+/// Unit rows, as `F.normalize(e, dim=1)`: `e / max(||e_i||, 1e-12)`.
+pub fn normalize_rows(e: Tensor<2>) -> Tensor<2> {
     let norm = e.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
     e / norm
 }
@@ -193,8 +194,8 @@ fn eye_rows(start: usize, end: usize, n: usize, device: &Device) -> Tensor<2> {
 /// One evaluation of the reference objective: max of `|E_s E^T| - I` over all rows (diagonal
 /// included, as the reference) and the gradient of `sum relu(M - alpha)`. W is symmetric, so the
 /// gradient through both factors of `E E^T` is `2 W E`: one product per slice where autograd
-/// forms two.
-fn objective(e: &Tensor<2>, alpha: f64, slice: usize) -> (f64, Tensor<2>) {
+/// forms two. (With `e` unit rows, `e - lr * gradient` is the reference's SGD step.)
+pub fn objective(e: &Tensor<2>, alpha: f64, slice: usize) -> (f64, Tensor<2>) {
     let [n, _] = e.dims();
     let device = e.device();
     let mut mx = f64::NEG_INFINITY;

@@ -1,5 +1,6 @@
 //! The EBV classifier head and the image classifier (ResNet backbone + EBV or linear head).
 
+use crate::generator::normalize_rows;
 use burn::module::Param;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,17 +28,11 @@ pub struct EbvHead {
     tau: f64,
 }
 
-fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
-    // F.normalize: x / max(||x||, 1e-12).
-    let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
-    x / norm
-}
-
 impl EbvHead {
     /// A head over `basis` `[N, d]` (rows are normalised here) with temperature `tau`.
     pub fn new(basis: Tensor<2>, tau: f64) -> Self {
         Self {
-            basis: Param::from_tensor(l2_normalize(basis.without_autodiff())).set_require_grad(false),
+            basis: Param::from_tensor(normalize_rows(basis.without_autodiff())).set_require_grad(false),
             tau,
         }
     }
@@ -49,7 +44,7 @@ impl EbvHead {
 
     /// Cosine of each feature `[B, d]` with each basis vector: `[B, N]`.
     pub fn cosine(&self, features: Tensor<2>) -> Tensor<2> {
-        l2_normalize(features).matmul(self.basis.val().transpose())
+        normalize_rows(features).matmul(self.basis.val().transpose())
     }
 
     /// Logits `cosine / tau`.

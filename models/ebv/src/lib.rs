@@ -14,7 +14,7 @@ pub mod generator;
 pub mod head;
 
 pub use generator::{
-    Construction, EbvError, GeneratedBasis, GeneratorConfig, Optimizer, generate, max_abs_cos, optimize_from,
-    welch_bound,
+    Construction, EbvError, GeneratedBasis, GeneratorConfig, Optimizer, generate, max_abs_cos,
+    normalize_rows, objective, optimize_from, welch_bound,
 };
 pub use head::{EbvHead, HeadKind, ImageClassifier, ImageClassifierConfig};
