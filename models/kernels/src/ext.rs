@@ -23,8 +23,8 @@ use crate::act::{Activation, activation_backward_slice, activation_into, activat
 use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
 use crate::pool::{PoolWindow, pool2d_backward_slice, pool2d_slice};
 use crate::{
-    batch_norm_backward_slice, batch_norm_train_slice, channel_swish_backward_slice, channel_swish_slice,
-    max_divide_backward_slice, max_divide_slice, softmax_backward_rows, softmax_rows,
+    NormSets, channel_swish_backward_slice, channel_swish_slice, max_divide_backward_slice, max_divide_slice,
+    norm_backward_slice, norm_train_slice, softmax_backward_rows, softmax_rows,
 };
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
@@ -60,12 +60,13 @@ pub(crate) trait KernelOps: Backend {
         left: FloatTensor<Self>,
         right: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
-    /// Batch normalisation with the batch's statistics: (output, mean, biased variance); see
-    /// [`crate::batch_norm`].
-    fn zoo_batch_norm_train(
+    /// Batch or group normalisation with the statistics of `sets`: (output, per-set mean,
+    /// biased variance); see [`crate::batch_norm`] and [`crate::group_norm`].
+    fn zoo_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        sets: NormSets,
         eps: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
@@ -161,14 +162,16 @@ impl KernelOps for Flex {
         tensor(out, [n, c, h_out, w_out])
     }
 
-    fn zoo_batch_norm_train(
+    fn zoo_norm_train(
         x: FlexTensor,
         gamma: FlexTensor,
         beta: FlexTensor,
+        sets: NormSets,
         eps: f64,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let mut out = vec![0.0; x.layout().num_elements()];
-        let (mean, var) = batch_norm_train_slice(
+        let (mean, var) = norm_train_slice(
+            sets,
             &values(&x),
             &values(&gamma),
             &values(&beta),
@@ -281,22 +284,23 @@ impl Backward<Flex, 1> for PoolBackward {
     }
 }
 
-/// The backward step of [`KernelOps::zoo_batch_norm_train`]: the input, gamma, the batch mean
-/// and variance, eps.
+/// The backward step of [`KernelOps::zoo_norm_train`]: the input, gamma, the per-set mean and
+/// variance, the sets, eps.
 #[derive(Debug)]
-struct BatchNormBackward;
+struct NormBackward;
 
-impl Backward<Flex, 3> for BatchNormBackward {
-    type State = (FlexTensor, FlexTensor, FlexTensor, FlexTensor, f64);
+impl Backward<Flex, 3> for NormBackward {
+    type State = (FlexTensor, FlexTensor, FlexTensor, FlexTensor, NormSets, f64);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x, gamma, mean, var, eps) = ops.state;
+        let (x, gamma, mean, var, sets, eps) = ops.state;
         let [x_node, gamma_node, beta_node] = ops.parents.map(|p| p.map(|n| n.id));
         let c = gamma.layout().num_elements();
         let (mut dgamma, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
         let dx = in_place(grad, |g| {
-            batch_norm_backward_slice(
+            norm_backward_slice(
+                sets,
                 &values(&x),
                 &values(&gamma),
                 &values(&mean),
@@ -451,16 +455,18 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         record::<C, _, _>(PoolBackward, [x.node()], (x.into_primitive(), win), output)
     }
 
-    fn zoo_batch_norm_train(
+    fn zoo_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        sets: NormSets,
         eps: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let (output, mean, var) = <Flex as KernelOps>::zoo_batch_norm_train(
+        let (output, mean, var) = <Flex as KernelOps>::zoo_norm_train(
             x.primitive().clone(),
             gamma.primitive().clone(),
             beta.primitive().clone(),
+            sets,
             eps,
         );
         let state = (
@@ -468,14 +474,10 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             gamma.primitive().clone(),
             mean.clone(),
             var.clone(),
+            sets,
             eps,
         );
-        let output = record::<C, _, _>(
-            BatchNormBackward,
-            [x.node(), gamma.node(), beta.node()],
-            state,
-            output,
-        );
+        let output = record::<C, _, _>(NormBackward, [x.node(), gamma.node(), beta.node()], state, output);
         // The statistics leave the graph (as Burn's `batch_norm_train` detaches them).
         (
             output,
@@ -578,18 +580,21 @@ pub(crate) fn pool2d(x: Tensor<4>, window: PoolWindow) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_pool2d(x.into_dispatch(), window))
 }
 
-/// [`KernelOps::zoo_batch_norm_train`] on `Tensor`s (the caller has checked [`on_flex_any`]
-/// and that gamma is f32): (output, batch mean, biased batch variance).
-pub(crate) fn batch_norm_train(
+/// [`KernelOps::zoo_norm_train`] on `Tensor`s (the caller has checked [`on_flex_any`], that
+/// gamma and beta are f32 and that the groups divide the channels): (output, per-set mean,
+/// biased variance).
+pub(crate) fn norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
+    sets: NormSets,
     eps: f64,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    let (y, mean, var) = <Dispatch as KernelOps>::zoo_batch_norm_train(
+    let (y, mean, var) = <Dispatch as KernelOps>::zoo_norm_train(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
+        sets,
         eps,
     );
     (

@@ -6,12 +6,12 @@
 //! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
 //! of the time (BENCHMARKS.md). Here each activation is one pass over the data with polynomial
 //! `exp`/`erf` that the compiler vectorises (AVX-512 or AVX2, detected at run time), in parallel
-//! chunks. The activations, EvoNorm's x sigmoid(v x), the convolution, pooling and BatchNorm
-//! ([`batch_norm`]) also run under autodiff on flex, with their own backward passes (a
-//! derivative in one pass; the convolution's input and weight gradients as gemms; the batch
-//! statistics' in two passes), through Burn's backend-extension API (`ext`); the softmax and
-//! the fused EvoNorm are inference-only. On a GPU or for other dtypes every function is Burn's
-//! own op.
+//! chunks. The activations, the softmax, EvoNorm's x sigmoid(v x) and x / max(l, r), the
+//! convolution, pooling, BatchNorm and GroupNorm ([`batch_norm`], [`group_norm`]) also run under
+//! autodiff on flex, with their own backward passes (a derivative in one pass; the convolution's
+//! input and weight gradients as gemms; the normalisations' statistics in two passes), through
+//! Burn's backend-extension API (`ext`); the fused EvoNorm is inference-only. On a GPU or for
+//! other dtypes every function is Burn's own op.
 
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -24,9 +24,9 @@ mod pool;
 pub use act::{Activation, activation_backward_slice, activation_into, activation_slice};
 pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
 pub use norm::{
-    EvoNormParams, EvoNormVariant, batch_norm, batch_norm_backward_slice, batch_norm_train_slice, evonorm,
-    evonorm_b0_slice, evonorm_fused, evonorm_s0_slice, max_divide, max_divide_backward_slice,
-    max_divide_slice,
+    EvoNormParams, EvoNormVariant, NormSets, batch_norm, evonorm, evonorm_b0_slice, evonorm_fused,
+    evonorm_s0_slice, group_norm, max_divide, max_divide_backward_slice, max_divide_slice,
+    norm_backward_slice, norm_train_slice,
 };
 pub use pool::{Pool, pool2d, pool2d_backward_slice, pool2d_slice};
 
@@ -180,7 +180,7 @@ pub fn channel_swish_backward_slice(x: &[f32], v: &[f32], plane: usize, grad: &m
             acc.iter().sum::<f32>()
         })
         .collect();
-    channel_sums(&partial, &mut dv[..channels]);
+    norm::set_sums(NormSets::Batch, &partial, channels, &mut dv[..channels]);
 }
 
 /// Softmax over consecutive rows of `row` values, in place (max subtracted first).
@@ -268,16 +268,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
-}
-
-/// Adds each plane's value of `partial` (`[N, C]` planes in order) into its channel's entry of
-/// `per_channel` (`[C]`, overwritten).
-fn channel_sums(partial: &[f32], per_channel: &mut [f32]) {
-    per_channel.fill(0.0);
-    let c = per_channel.len();
-    for (i, p) in partial.iter().enumerate() {
-        per_channel[i % c] += p;
-    }
 }
 
 /// The output columns `lo..hi` (of `w_out`) whose input column `o stride + offset - pad` lies

@@ -9,7 +9,7 @@
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{apply, channel_sums, exp_f32, f32s, on_flex, reduce_lanes, sum, sum_lanes, widest_simd};
+use crate::{apply, exp_f32, f32s, on_flex, reduce_lanes, sum, sum_lanes, widest_simd};
 
 /// Sum of (x - mean)^2 ([`reduce_lanes`]).
 #[inline(always)]
@@ -25,14 +25,83 @@ fn std(x: &[f32], eps: f32) -> f32 {
     (sum_sq_dev(x, mean) / n + eps).sqrt()
 }
 
-/// Batch normalisation's training forward (Ioffe & Szegedy 2015, Alg. 1) over `[N, C, plane]`
-/// values `x`, `gamma` and `beta` `[C]`: per channel the mean and the biased variance over the
-/// batch and the plane (two passes), then `out` = (x - mean) / sqrt(var + eps) gamma + beta (one
-/// pass). Returns the per-channel (mean, variance).
+/// Which planes of `[N, C, plane]` values share the statistics that normalise them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormSets {
+    /// Batch normalisation (Ioffe & Szegedy 2015, Alg. 1): one set per channel, over the batch
+    /// and the plane.
+    Batch,
+    /// Group normalisation (Wu & He 2018, Eq. 1 with Eq. 7's sets): one set per image and group
+    /// of C / G consecutive channels.
+    Group(usize),
+}
+
+impl NormSets {
+    /// The number of sets of `[n, c, plane]` values.
+    pub fn count(self, n: usize, c: usize) -> usize {
+        match self {
+            NormSets::Batch => c,
+            NormSets::Group(g) => n * g,
+        }
+    }
+
+    /// The set of plane `i` (image `i / c`, channel `i % c`).
+    #[inline(always)]
+    fn of(self, i: usize, c: usize) -> usize {
+        match self {
+            NormSets::Batch => i % c,
+            NormSets::Group(g) => (i / c) * g + (i % c) / (c / g),
+        }
+    }
+
+    /// Checks the shape: whole `[C, plane]` images and, for groups, G dividing C.
+    fn check(self, len: usize, c: usize, plane: usize, what: &str) {
+        assert!(
+            plane > 0 && c > 0 && len.is_multiple_of(c * plane),
+            "{what}: not [N, C, plane]"
+        );
+        if let NormSets::Group(g) = self {
+            assert!(
+                g > 0 && c.is_multiple_of(g),
+                "{what}: {g} groups do not divide {c} channels"
+            );
+        }
+    }
+}
+
+/// Adds each plane's value of `per_plane` (`[N, C]` planes in order) into its set's entry of
+/// `per_set` (overwritten), in plane order: per-plane partial sums into per-set statistics, or
+/// (with [`NormSets::Batch`]) into per-channel gradients.
+pub(crate) fn set_sums<T: Copy + Default + std::ops::AddAssign>(
+    sets: NormSets,
+    per_plane: &[T],
+    c: usize,
+    per_set: &mut [T],
+) {
+    per_set.fill(T::default());
+    for (i, v) in per_plane.iter().enumerate() {
+        per_set[sets.of(i, c)] += *v;
+    }
+}
+
+/// [`set_sums`] into a new vector of `count` sets.
+fn set_sums_vec(sets: NormSets, per_plane: &[f64], c: usize, count: usize) -> Vec<f64> {
+    let mut out = vec![0.0; count];
+    set_sums(sets, per_plane, c, &mut out);
+    out
+}
+
+/// Normalisation with the statistics of each set of planes ([`NormSets`]: batch or group
+/// normalisation) over `[N, C, plane]` values `x`, with the affine `gamma`, `beta` `[C]`: per set
+/// the mean and the biased variance (two passes, accumulated in f64 as PyTorch's CPU kernels),
+/// then `out` = (x - mean) / sqrt(var + eps) gamma + beta (one pass). Returns the per-set
+/// (mean, variance).
 ///
 /// # Panics
-/// If `beta` or `out` do not match `gamma` and `x`, or `x` is not whole `[C, plane]` images.
-pub fn batch_norm_train_slice(
+/// If `beta` or `out` do not match `gamma` and `x`, `x` is not whole `[C, plane]` images, or the
+/// groups do not divide C.
+pub fn norm_train_slice(
+    sets: NormSets,
     x: &[f32],
     gamma: &[f32],
     beta: &[f32],
@@ -41,50 +110,48 @@ pub fn batch_norm_train_slice(
     out: &mut [f32],
 ) -> (Vec<f32>, Vec<f32>) {
     let c = gamma.len();
-    assert!(
-        beta.len() == c && out.len() == x.len(),
-        "batch norm: shapes differ"
-    );
-    assert!(
-        plane > 0 && c > 0 && x.len().is_multiple_of(c * plane),
-        "batch norm: not [N, C, plane]"
-    );
+    assert!(beta.len() == c && out.len() == x.len(), "norm: shapes differ");
+    sets.check(x.len(), c, plane, "norm");
     let n = x.len() / (c * plane);
-    let count = (n * plane) as f64;
-    let (mean, var): (Vec<f32>, Vec<f32>) = (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let plane_of = |i: usize| &x[(i * c + ch) * plane..][..plane];
+    let count = sets.count(n, c);
+    let per_set = (x.len() / count) as f64;
+    let sums: Vec<f64> = x
+        .par_chunks(plane)
+        .map(|p| {
             widest_simd(
                 #[inline(always)]
-                || {
-                    let mean = (0..n)
-                        .map(|i| {
-                            let p = plane_of(i);
-                            sum_lanes(plane, |j| f64::from(p[j]))
-                        })
-                        .sum::<f64>()
-                        / count;
-                    let var = (0..n)
-                        .map(|i| {
-                            let p = plane_of(i);
-                            sum_lanes(plane, |j| (f64::from(p[j]) - mean).powi(2))
-                        })
-                        .sum::<f64>()
-                        / count;
-                    (mean as f32, var as f32)
-                },
+                || sum_lanes(plane, |j| f64::from(p[j])),
             )
         })
-        .unzip();
+        .collect();
+    let mean: Vec<f64> = set_sums_vec(sets, &sums, c, count)
+        .iter()
+        .map(|s| s / per_set)
+        .collect();
+    let squares: Vec<f64> = x
+        .par_chunks(plane)
+        .enumerate()
+        .map(|(i, p)| {
+            let m = mean[sets.of(i, c)];
+            widest_simd(
+                #[inline(always)]
+                || sum_lanes(plane, |j| (f64::from(p[j]) - m).powi(2)),
+            )
+        })
+        .collect();
+    let var: Vec<f32> = set_sums_vec(sets, &squares, c, count)
+        .iter()
+        .map(|s| (s / per_set) as f32)
+        .collect();
+    let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
     out.par_chunks_mut(plane)
         .zip(x.par_chunks(plane))
         .enumerate()
         .for_each(|(i, (o, x))| {
-            let ch = i % c;
+            let (ch, set) = (i % c, sets.of(i, c));
             // (x - mean) scale + beta: folding the mean into the shift (x scale + shift) would
             // cancel digits when the mean is large against the deviation.
-            let (m, scale, b) = (mean[ch], gamma[ch] / (var[ch] + eps).sqrt(), beta[ch]);
+            let (m, scale, b) = (mean[set], gamma[ch] / (var[set] + eps).sqrt(), beta[ch]);
             widest_simd(
                 #[inline(always)]
                 || o.iter_mut().zip(x).for_each(|(o, x)| *o = (x - m) * scale + b),
@@ -93,16 +160,17 @@ pub fn batch_norm_train_slice(
     (mean, var)
 }
 
-/// The backward pass of [`batch_norm_train_slice`] given its input `x`, `gamma` and the batch
-/// `mean` and `var`: `grad` (dL/dy, in place) becomes dL/dx = gamma / sigma (dy - mean(dy) -
-/// x_hat mean(dy x_hat)) with x_hat = (x - mean) / sigma, sigma = sqrt(var + eps) (Ioffe &
-/// Szegedy 2015, Sec. 3; the means over the batch and the plane); `dgamma` = sum dy x_hat and
-/// `dbeta` = sum dy (overwritten).
+/// The backward pass of [`norm_train_slice`] given its input `x`, `gamma` and the per-set
+/// `mean` and `var`: `grad` (dL/dy, in place) becomes dL/dx = (g - mean(g) - x_hat mean(g x_hat))
+/// / sigma with g = gamma dy, x_hat = (x - mean) / sigma, sigma = sqrt(var + eps), the means over
+/// each set (Ioffe & Szegedy 2015, Sec. 3, for batch normalisation; the same with a group's
+/// sets); `dgamma` = sum dy x_hat and `dbeta` = sum dy per channel (overwritten).
 ///
 /// # Panics
-/// If the shapes differ as in [`batch_norm_train_slice`].
+/// If the shapes differ as in [`norm_train_slice`].
 #[allow(clippy::too_many_arguments)]
-pub fn batch_norm_backward_slice(
+pub fn norm_backward_slice(
+    sets: NormSets,
     x: &[f32],
     gamma: &[f32],
     mean: &[f32],
@@ -114,56 +182,72 @@ pub fn batch_norm_backward_slice(
     dbeta: &mut [f32],
 ) {
     let c = gamma.len();
-    assert!(
-        mean.len() == c && var.len() == c && grad.len() == x.len() && dgamma.len() >= c && dbeta.len() >= c,
-        "batch norm backward: shapes differ"
-    );
-    assert!(
-        plane > 0 && c > 0 && x.len().is_multiple_of(c * plane),
-        "batch norm backward: not [N, C, plane]"
-    );
+    sets.check(x.len(), c, plane, "norm backward");
     let n = x.len() / (c * plane);
-    let count = (n * plane) as f32;
+    let count = sets.count(n, c);
+    assert!(
+        mean.len() == count
+            && var.len() == count
+            && grad.len() == x.len()
+            && dgamma.len() >= c
+            && dbeta.len() >= c,
+        "norm backward: shapes differ"
+    );
+    let per_set = (x.len() / count) as f32;
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    // Per plane: sum dy and sum dy x_hat.
     let grad_ro: &[f32] = grad;
-    let sums: Vec<(f32, f32)> = (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let at = |i: usize| (i * c + ch) * plane;
+    let (dy, dy_xhat): (Vec<f64>, Vec<f64>) = grad_ro
+        .par_chunks(plane)
+        .zip(x.par_chunks(plane))
+        .enumerate()
+        .map(|(i, (g, x))| {
+            let set = sets.of(i, c);
+            let m = f64::from(mean[set]);
             widest_simd(
                 #[inline(always)]
                 || {
-                    let m = f64::from(mean[ch]);
-                    let (mut dbeta, mut dev) = (0.0, 0.0);
-                    for i in 0..n {
-                        let (g, x) = (&grad_ro[at(i)..][..plane], &x[at(i)..][..plane]);
-                        dbeta += sum_lanes(plane, |j| f64::from(g[j]));
-                        dev += sum_lanes(plane, |j| f64::from(g[j]) * (f64::from(x[j]) - m));
-                    }
-                    (dbeta as f32, (dev * f64::from(inv_std[ch])) as f32)
+                    let dy = sum_lanes(plane, |j| f64::from(g[j]));
+                    let dev = sum_lanes(plane, |j| f64::from(g[j]) * (f64::from(x[j]) - m));
+                    (dy, dev * f64::from(inv_std[set]))
                 },
             )
         })
-        .collect();
-    for (ch, (db, dg)) in sums.iter().enumerate() {
-        dbeta[ch] = *db;
-        dgamma[ch] = *dg;
+        .unzip();
+    let (db, dg) = (
+        set_sums_vec(NormSets::Batch, &dy, c, c),
+        set_sums_vec(NormSets::Batch, &dy_xhat, c, c),
+    );
+    for ch in 0..c {
+        dbeta[ch] = db[ch] as f32;
+        dgamma[ch] = dg[ch] as f32;
     }
+    // Per set: the means of g = gamma dy and of g x_hat.
+    let scaled = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .enumerate()
+            .map(|(i, v)| v * f64::from(gamma[i % c]))
+            .collect()
+    };
+    let mean_g = set_sums_vec(sets, &scaled(&dy), c, count);
+    let mean_g_xhat = set_sums_vec(sets, &scaled(&dy_xhat), c, count);
     grad.par_chunks_mut(plane)
         .zip(x.par_chunks(plane))
         .enumerate()
         .for_each(|(i, (g, x))| {
-            let ch = i % c;
-            let (db, dg) = sums[ch];
-            let k = gamma[ch] * inv_std[ch];
-            let (mean_dy, mean_dy_xhat) = (db / count, dg / count);
-            let (m, s) = (mean[ch], inv_std[ch]);
+            let (ch, set) = (i % c, sets.of(i, c));
+            let (gm, s) = (gamma[ch], inv_std[set]);
+            let (m, mg, mgx) = (
+                mean[set],
+                mean_g[set] as f32 / per_set,
+                mean_g_xhat[set] as f32 / per_set,
+            );
             widest_simd(
                 #[inline(always)]
                 || {
                     g.iter_mut()
                         .zip(x)
-                        .for_each(|(g, x)| *g = k * (*g - mean_dy - (x - m) * s * mean_dy_xhat))
+                        .for_each(|(g, x)| *g = s * (gm * *g - mg - (x - m) * s * mgx))
                 },
             )
         });
@@ -247,7 +331,7 @@ pub fn max_divide_backward_slice(
             )
         })
         .collect();
-    channel_sums(&partial, &mut dleft[..c]);
+    set_sums(NormSets::Batch, &partial, c, &mut dleft[..c]);
 }
 
 /// x / max(l, r) with `l` `[C]` per channel and `x`, `r` `[N, C, H, W]` (EvoNorm-B0's division,
@@ -395,7 +479,7 @@ pub fn evonorm(
 
 /// `bn.forward(x)` for `[N, C, H, W]`: in training on flex (an autodiff device and the layer's
 /// training flag on) the statistics, normalisation and affine in three passes
-/// ([`batch_norm_train_slice`]) with a two-pass backward ([`batch_norm_backward_slice`]), where
+/// ([`norm_train_slice`]) with a two-pass backward ([`norm_backward_slice`]), where
 /// Burn's ops take about ten with their layout copies; the running mean and (biased) variance
 /// updated with the layer's momentum exactly as Burn's `BatchNorm` does. Otherwise
 /// `bn.forward(x)`.
@@ -406,7 +490,7 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>) -> Tensor<4> {
         return bn.forward(x);
     }
     let device = x.device();
-    let (y, mean, var) = crate::ext::batch_norm_train(x, gamma, bn.beta.val(), bn.epsilon);
+    let (y, mean, var) = crate::ext::norm_train(x, gamma, bn.beta.val(), NormSets::Batch, bn.epsilon);
     let m = bn.momentum;
     let update = |running: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let old = running.value_sync().to_device(&device);
@@ -415,6 +499,40 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>) -> Tensor<4> {
     update(&bn.running_mean, mean);
     update(&bn.running_var, var);
     y
+}
+
+/// `gn.forward(x)` for `[N, C, H, W]` (Wu & He 2018, Eq. 1 with the group sets of Eq. 7, and the
+/// per-channel affine): on flex the statistics, normalisation and affine in three passes
+/// ([`norm_train_slice`], with and without autodiff: the layer has no running statistics) and a
+/// two-pass backward ([`norm_backward_slice`]), where Burn's ops take about eight passes each
+/// way. Otherwise `gn.forward(x)`.
+pub fn group_norm(gn: &burn::nn::GroupNorm, x: Tensor<4>) -> Tensor<4> {
+    let [_, c, h, w] = x.dims();
+    let f32s = |p: &Option<burn::module::Param<Tensor<1>>>| {
+        p.as_ref()
+            .is_none_or(|p| p.val().dtype() == burn::tensor::DType::F32)
+    };
+    let g = gn.num_groups;
+    if !crate::ext::on_flex_any(&x)
+        || !f32s(&gn.gamma)
+        || !f32s(&gn.beta)
+        || g == 0
+        || c != gn.num_channels
+        || !c.is_multiple_of(g)
+        || h * w == 0
+    {
+        return gn.forward(x);
+    }
+    let device = x.device();
+    let gamma = gn
+        .gamma
+        .as_ref()
+        .map_or_else(|| Tensor::ones([c], &device), |p| p.val());
+    let beta = gn
+        .beta
+        .as_ref()
+        .map_or_else(|| Tensor::zeros([c], &device), |p| p.val());
+    crate::ext::norm_train(x, gamma, beta, NormSets::Group(g), gn.epsilon).0
 }
 
 #[cfg(test)]
@@ -490,6 +608,53 @@ mod tests {
         // Output, dx, dgamma, dbeta, running mean, running variance.
         for (got, want) in ours.iter().zip(&burn) {
             got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::absolute(2e-5));
+        }
+    }
+
+    #[test]
+    fn group_norm_and_its_gradients_match_burns_group_norm() {
+        let ad = Device::flex().autodiff();
+        // A large offset against the spread, so that a one-pass variance would lose digits.
+        let values: Vec<f32> = (0..3 * 6 * 5 * 4)
+            .map(|i| 20.0 + ((i * 61 % 89) as f32 - 44.0) / 9.0)
+            .collect();
+        let run = |ours: bool, affine: bool, device: &Device| {
+            let mut gn = burn::nn::GroupNormConfig::new(3, 6)
+                .with_affine(affine)
+                .init(device);
+            if affine {
+                gn.gamma = Some(burn::module::Param::from_tensor(Tensor::from_floats(
+                    [0.3, 0.8, 1.3, -0.4, 2.0, 1.1],
+                    device,
+                )));
+                gn.beta = Some(burn::module::Param::from_tensor(Tensor::from_floats(
+                    [-0.7, 0.1, 0.0, 2.0, 0.5, -0.2],
+                    device,
+                )));
+            }
+            let x = Tensor::<1>::from_floats(values.as_slice(), device).reshape([3, 6, 4, 5]);
+            let x = if device.is_autodiff() { x.require_grad() } else { x };
+            // A non-contiguous input, as a permuted activation would be.
+            let xt = x.clone().swap_dims(2, 3);
+            let y = if ours { group_norm(&gn, xt) } else { gn.forward(xt) };
+            if !device.is_autodiff() {
+                return vec![y.into_data()];
+            }
+            let r = y.clone().detach().sin();
+            let grads = (y.clone() * r).sum().backward();
+            let mut out = vec![y.into_data(), x.grad(&grads).unwrap().into_data()];
+            for p in [&gn.gamma, &gn.beta].into_iter().flatten() {
+                out.push(p.grad(&grads).unwrap().into_data());
+            }
+            out
+        };
+        for (affine, device) in [(true, &ad), (false, &ad), (true, &Device::flex())] {
+            let (ours, burn) = (run(true, affine, device), run(false, affine, device));
+            assert_eq!(ours.len(), burn.len());
+            // Output, dx, dgamma, dbeta (dgamma sums 40 products of up to 14: f32 rounding).
+            for (got, want) in ours.iter().zip(&burn) {
+                got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::rel_abs(1e-5, 2e-5));
+            }
         }
     }
 
