@@ -3,8 +3,7 @@
 use crate::config::{Activation, Convention, EvoNormConfig, EvoNormError, EvoNormKind};
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
-use zoo_kernels::{EvoNormVariant, channel_swish, gelu, silu};
+use zoo_kernels::{EvoNormVariant, channel_swish, gelu, relu, silu};
 
 /// Settings fixed at construction.
 #[derive(Debug, Clone, PartialEq)]

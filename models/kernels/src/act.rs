@@ -9,6 +9,8 @@ use crate::{erf_f32, exp_f32, with_widest_simd};
 pub enum Activation {
     /// None (the identity).
     Identity,
+    /// ReLU, max(x, 0) (NaN stays NaN, as Burn's and PyTorch's).
+    Relu,
     /// SiLU, x sigmoid(x) (Elfwing et al. 2018).
     Silu,
     /// QuickGELU, x sigmoid(1.702 x) (OpenAI CLIP, Radford et al. 2021).
@@ -26,6 +28,13 @@ impl Activation {
     pub fn eval(self, x: f32) -> f32 {
         match self {
             Activation::Identity => x,
+            Activation::Relu => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
             Activation::Silu => x / (1.0 + exp_f32(-x)),
             Activation::QuickGelu => x / (1.0 + exp_f32(-1.702 * x)),
             Activation::Gelu => 0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2)),
@@ -33,7 +42,8 @@ impl Activation {
     }
 
     /// f'(x): with s = sigmoid(a x), d/dx x s = s (1 + a x (1 - s)) (SiLU a = 1, QuickGELU
-    /// a = 1.702); GELU's is Phi(x) + x phi(x).
+    /// a = 1.702); GELU's is Phi(x) + x phi(x); ReLU's 0 for x <= 0 (as Burn's and PyTorch's
+    /// backward), else 1.
     #[inline(always)]
     pub fn derivative(self, x: f32) -> f32 {
         let swish = |a: f32| {
@@ -42,6 +52,13 @@ impl Activation {
         };
         match self {
             Activation::Identity => 1.0,
+            Activation::Relu => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    1.0
+                }
+            }
             Activation::Silu => swish(1.0),
             Activation::QuickGelu => swish(1.702),
             Activation::Gelu => {
@@ -53,9 +70,10 @@ impl Activation {
 
     /// The activation as Burn ops (other backends and dtypes).
     fn burn<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        use burn::tensor::activation::{gelu, sigmoid, silu};
+        use burn::tensor::activation::{gelu, relu, sigmoid, silu};
         match self {
             Activation::Identity => x,
+            Activation::Relu => relu(x),
             Activation::Silu => silu(x),
             Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
             Activation::Gelu => gelu(x),
@@ -81,6 +99,13 @@ macro_rules! with_activation {
                 #[inline(always)]
                 fn $f(x: f32) -> f32 {
                     Activation::Identity.$method(x)
+                }
+                $body
+            }
+            Activation::Relu => {
+                #[inline(always)]
+                fn $f(x: f32) -> f32 {
+                    Activation::Relu.$method(x)
                 }
                 $body
             }
@@ -192,6 +217,12 @@ mod tests {
             }
         }
         assert_eq!(Activation::Identity.derivative(3.0), 1.0);
+        let relu = |x: f32| (Activation::Relu.eval(x), Activation::Relu.derivative(x));
+        assert_eq!(
+            [relu(-2.0), relu(0.0), relu(1.5)],
+            [(0.0, 0.0), (0.0, 0.0), (1.5, 1.0)]
+        );
+        assert!(relu(f32::NAN).0.is_nan());
     }
 
     #[test]
@@ -209,7 +240,12 @@ mod tests {
             let grads = (y.clone() * r).sum().backward();
             (y.into_data(), x.grad(&grads).unwrap().into_data())
         };
-        for act in [Activation::Silu, Activation::QuickGelu, Activation::Gelu] {
+        for act in [
+            Activation::Relu,
+            Activation::Silu,
+            Activation::QuickGelu,
+            Activation::Gelu,
+        ] {
             let (y, dx) = grad(&|x| act.apply(x));
             let (y_burn, dx_burn) = grad(&|x| act.burn(x));
             y.assert_approx_eq::<f32>(&y_burn, burn::tensor::Tolerance::absolute(3e-6));

@@ -361,6 +361,11 @@ fn apply<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> 
     Tensor::from_data(data, &device)
 }
 
+/// ReLU, max(x, 0) (Nair & Hinton 2010): [`Activation::Relu`]`.apply(x)`.
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Activation::Relu.apply(x)
+}
+
 /// SiLU, x sigmoid(x) (Elfwing et al. 2018): [`Activation::Silu`]`.apply(x)`.
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Activation::Silu.apply(x)

@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use zoo_kernels::relu;
 
 /// `k x k` convolution without bias, "same" padding, He-normal (fan-out) initialisation as in
 /// torchvision/timm ResNets.

@@ -4,8 +4,8 @@ use crate::config::{NormConfig, NormKind, ResNetError};
 use burn::module::Param;
 use burn::nn::{BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use zoo_evonorm::{EvoNorm, EvoNormConfig};
+use zoo_kernels::relu;
 
 /// The normalization layer itself.
 #[derive(Module, Debug)]
