@@ -244,8 +244,8 @@ pub fn parse_args<T: Parser>() -> T {
 
 /// Runs a binary's body: on error prints `error: ...` (the whole cause chain, one paragraph) and
 /// returns exit code 1.
-pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
-    match body() {
+pub fn run(body: impl FnOnce() -> anyhow::Result<()> + Send) -> ExitCode {
+    match crate::device::in_thread_pool(body) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error_paragraph(&e));

@@ -100,6 +100,22 @@ impl DeviceSpec {
     }
 }
 
+/// Runs `body` on a thread of rayon's global pool (the pool Burn's CPU backend and zoo-kernels
+/// split their work over), built here with 64 MiB stacks unless something built it before.
+///
+/// Called from a thread outside the pool, every parallel operation hands its work to the pool
+/// and puts the caller to sleep until a worker wakes it: a few tens of microseconds per
+/// operation, which on small models is a large part of the step (the tiny PromptSRC's inference
+/// spent about a quarter of its time switching threads). From inside the pool the caller works
+/// on its own operation's tasks instead.
+pub fn in_thread_pool<R: Send>(body: impl FnOnce() -> R + Send) -> R {
+    // An error only means the pool exists already (built by a caller or used before).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 << 20)
+        .build_global();
+    rayon::scope(|_| body())
+}
+
 /// Makes glibc's allocator keep freed memory for reuse; done once, when the CPU device is chosen.
 ///
 /// A CPU backend's tensors are large, short-lived allocations. glibc serves each one above its

@@ -17,4 +17,4 @@ pub mod ponita;
 pub mod promptsrc;
 pub mod yolov9;
 
-pub use device::{parse_device, parse_devices, tune_cpu_allocator};
+pub use device::{in_thread_pool, parse_device, parse_devices, tune_cpu_allocator};
