@@ -23,8 +23,9 @@ use crate::act::{Activation, activation_backward_slice, activation_into, activat
 use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
 use crate::pool::{PoolWindow, pool2d_backward_slice, pool2d_slice};
 use crate::{
-    NormSets, channel_swish_backward_slice, channel_swish_slice, max_divide_backward_slice, max_divide_slice,
-    norm_backward_slice, norm_train_slice, softmax_backward_rows, softmax_rows,
+    EvoNormParams, NormSets, channel_swish_backward_slice, channel_swish_slice, evonorm_b0_slice,
+    evonorm_s0_slice, max_divide_backward_slice, max_divide_slice, norm_backward_slice, norm_train_slice,
+    softmax_backward_rows, softmax_rows,
 };
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
@@ -59,6 +60,24 @@ pub(crate) trait KernelOps: Backend {
         x: FloatTensor<Self>,
         left: FloatTensor<Self>,
         right: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// EvoNorm-B0 at inference with the moving variance; inference only (see [`crate::evonorm`]).
+    fn zoo_evonorm_b0(
+        x: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
+    /// EvoNorm-S0 over `groups` groups; inference only (see [`crate::evonorm`]).
+    fn zoo_evonorm_s0(
+        x: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
     ) -> FloatTensor<Self>;
     /// Batch or group normalisation with the statistics of `sets`: (output, per-set mean,
     /// biased variance); see [`crate::batch_norm`] and [`crate::group_norm`].
@@ -160,6 +179,43 @@ impl KernelOps for Flex {
             &mut out,
         );
         tensor(out, [n, c, h_out, w_out])
+    }
+
+    fn zoo_evonorm_b0(
+        x: FlexTensor,
+        running_var: FlexTensor,
+        v: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        eps: f64,
+    ) -> FlexTensor {
+        let plane = plane(&x);
+        let (v, weight, bias, running_var) =
+            (values(&v), values(&weight), values(&bias), values(&running_var));
+        let p = EvoNormParams {
+            v: &v,
+            weight: &weight,
+            bias: &bias,
+        };
+        in_place(x, |out| evonorm_b0_slice(out, plane, &running_var, p, eps as f32))
+    }
+
+    fn zoo_evonorm_s0(
+        x: FlexTensor,
+        v: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        groups: usize,
+        eps: f64,
+    ) -> FlexTensor {
+        let plane = plane(&x);
+        let (v, weight, bias) = (values(&v), values(&weight), values(&bias));
+        let p = EvoNormParams {
+            v: &v,
+            weight: &weight,
+            bias: &bias,
+        };
+        in_place(x, |out| evonorm_s0_slice(out, plane, groups, p, eps as f32))
     }
 
     fn zoo_norm_train(
@@ -486,6 +542,28 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         )
     }
 
+    fn zoo_evonorm_b0(
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: f64,
+    ) -> FloatTensor<Self> {
+        inference_only("EvoNorm-B0")
+    }
+
+    fn zoo_evonorm_s0(
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: usize,
+        _: f64,
+    ) -> FloatTensor<Self> {
+        inference_only("EvoNorm-S0")
+    }
+
     fn zoo_softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let output = <Flex as KernelOps>::zoo_softmax_last(x.primitive().clone());
         record::<C, _, _>(SoftmaxBackward, [x.node()], output.clone(), output)
@@ -535,6 +613,12 @@ fn register<const N: usize>(grads: &mut Gradients, parts: [(Option<NodeId>, Opti
     }
 }
 
+/// The fused EvoNorms have no backward pass: [`crate::evonorm`] routes only flex without
+/// autodiff to them, and the layer runs its differentiable ops otherwise.
+fn inference_only(op: &str) -> ! {
+    panic!("zoo-kernels' fused {op} is inference-only (flex without autodiff)")
+}
+
 /// Under autodiff the convolution runs without its activation: the activation's backward would
 /// need the pre-activation too, so `conv2d` applies it as its own (differentiable) op.
 fn identity_only(act: Activation) {
@@ -578,6 +662,40 @@ pub(crate) fn max_divide(x: Tensor<4>, left: Tensor<1>, right: Tensor<4>) -> Ten
 /// window fits).
 pub(crate) fn pool2d(x: Tensor<4>, window: PoolWindow) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_pool2d(x.into_dispatch(), window))
+}
+
+/// [`KernelOps::zoo_evonorm_b0`] on `Tensor`s (the caller has checked [`crate::evonorm_fused`]).
+pub(crate) fn evonorm_b0(
+    x: Tensor<4>,
+    running_var: Tensor<1>,
+    [v, weight, bias]: [Tensor<1>; 3],
+    eps: f64,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_evonorm_b0(
+        x.into_dispatch(),
+        running_var.into_dispatch(),
+        v.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        eps,
+    ))
+}
+
+/// [`KernelOps::zoo_evonorm_s0`] on `Tensor`s (the caller has checked [`crate::evonorm_fused`]).
+pub(crate) fn evonorm_s0(
+    x: Tensor<4>,
+    [v, weight, bias]: [Tensor<1>; 3],
+    groups: usize,
+    eps: f64,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_evonorm_s0(
+        x.into_dispatch(),
+        v.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        groups,
+        eps,
+    ))
 }
 
 /// [`KernelOps::zoo_norm_train`] on `Tensor`s (the caller has checked [`on_flex_any`], that

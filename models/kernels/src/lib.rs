@@ -340,27 +340,6 @@ fn softmax_chunk(chunk: &mut [f32], row: usize) {
     }
 }
 
-/// Whether `x` takes the vectorised path: f32 on the flex backend without autodiff.
-fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
-    let device = x.device();
-    !device.is_autodiff() && device == Device::flex() && x.dtype() == DType::F32
-}
-
-/// An f32 tensor's values as a slice (`data` from `into_data`, which on flex hands over the
-/// tensor's own buffer when nothing else holds it; reading it back into a `Vec` would copy
-/// again, since flex's buffers are more strictly aligned than a `Vec<f32>`).
-fn f32s(data: &TensorData) -> &[f32] {
-    data.as_slice::<f32>().expect("an f32 tensor reads as f32")
-}
-
-/// Runs `f` on `x`'s values in place and returns them as a tensor of the same shape.
-fn apply<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> {
-    let device = x.device();
-    let mut data = x.into_data();
-    f(data.as_mut_slice::<f32>().expect("an f32 tensor reads as f32"));
-    Tensor::from_data(data, &device)
-}
-
 /// ReLU, max(x, 0) (Nair & Hinton 2010): [`Activation::Relu`]`.apply(x)`.
 pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Activation::Relu.apply(x)

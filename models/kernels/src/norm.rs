@@ -9,7 +9,7 @@
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::{apply, exp_f32, f32s, on_flex, reduce_lanes, sum, sum_lanes, widest_simd};
+use crate::{exp_f32, reduce_lanes, sum, sum_lanes, widest_simd};
 
 /// Sum of (x - mean)^2 ([`reduce_lanes`]).
 #[inline(always)]
@@ -428,7 +428,7 @@ pub fn evonorm_s0_slice(values: &mut [f32], plane: usize, groups: usize, p: EvoN
 
 /// Whether [`evonorm`] runs fused for `x`: f32 inference on flex.
 pub fn evonorm_fused(x: &Tensor<4>) -> bool {
-    on_flex(x)
+    !x.device().is_autodiff() && crate::ext::on_flex_any(x)
 }
 
 /// Which fused EvoNorm to run, with what only that variant needs (built per call, so the size
@@ -462,19 +462,11 @@ pub fn evonorm(
     if !evonorm_fused(&x) {
         return Err(x);
     }
-    let [_, _, h, w] = x.dims();
-    let (v, weight, bias) = (v.into_data(), weight.into_data(), bias.into_data());
-    let p = EvoNormParams {
-        v: f32s(&v),
-        weight: f32s(&weight),
-        bias: f32s(&bias),
-    };
-    Ok(apply(x, |out| match variant {
-        EvoNormVariant::B0 { running_var } => {
-            evonorm_b0_slice(out, h * w, f32s(&running_var.into_data()), p, eps as f32)
-        }
-        EvoNormVariant::S0 { groups } => evonorm_s0_slice(out, h * w, groups, p, eps as f32),
-    }))
+    let params = [v, weight, bias];
+    Ok(match variant {
+        EvoNormVariant::B0 { running_var } => crate::ext::evonorm_b0(x, running_var, params, eps),
+        EvoNormVariant::S0 { groups } => crate::ext::evonorm_s0(x, params, groups, eps),
+    })
 }
 
 /// `bn.forward(x)` for `[N, C, H, W]`: in training on flex (an autodiff device and the layer's
@@ -508,14 +500,14 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>) -> Tensor<4> {
 /// way. Otherwise `gn.forward(x)`.
 pub fn group_norm(gn: &burn::nn::GroupNorm, x: Tensor<4>) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
-    let f32s = |p: &Option<burn::module::Param<Tensor<1>>>| {
+    let is_f32 = |p: &Option<burn::module::Param<Tensor<1>>>| {
         p.as_ref()
             .is_none_or(|p| p.val().dtype() == burn::tensor::DType::F32)
     };
     let g = gn.num_groups;
     if !crate::ext::on_flex_any(&x)
-        || !f32s(&gn.gamma)
-        || !f32s(&gn.beta)
+        || !is_f32(&gn.gamma)
+        || !is_f32(&gn.beta)
         || g == 0
         || c != gn.num_channels
         || !c.is_multiple_of(g)
