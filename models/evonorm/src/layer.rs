@@ -3,7 +3,7 @@
 use crate::config::{Activation, Convention, EvoNormConfig, EvoNormError, EvoNormKind};
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::prelude::*;
-use zoo_kernels::{EvoNormVariant, channel_swish, gelu, relu, silu};
+use zoo_kernels::{EvoNormVariant, Spread, channel_swish, gelu, group_spread, relu, silu};
 
 /// Settings fixed at construction.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,15 +73,11 @@ impl EvoNormConfig {
     }
 }
 
-/// `sqrt(var(x) + eps)` over the last dimension (biased), keeping it.
-fn std_last(x: Tensor<3>, eps: f64) -> Tensor<3> {
-    let mean = x.clone().mean_dim(2);
-    (x - mean).square().mean_dim(2).add_scalar(eps).sqrt()
-}
-
-/// `sqrt(mean(x^2) + eps)` over the last dimension, keeping it.
-fn rms_last(x: Tensor<3>, eps: f64) -> Tensor<3> {
-    x.square().mean_dim(2).add_scalar(eps).sqrt()
+/// `sqrt(var + eps)` (biased) or `sqrt(mean(x^2) + eps)` over each plane of `x` `[N, C, H, W]`,
+/// as `[N, C, 1, 1]` (the instance statistics of the B variants).
+fn instance_spread(x: Tensor<4>, spread: Spread, eps: f64) -> Tensor<4> {
+    let [n, c, _, _] = x.dims();
+    group_spread(x, c, spread, eps).reshape([n, c, 1, 1])
 }
 
 impl EvoNorm {
@@ -195,7 +191,6 @@ impl EvoNorm {
             running.value().to_device(&x.device())
         };
         let left = var.add_scalar(s.eps).sqrt();
-        let inst = x.clone().reshape([n, c, h * w]);
         let right = match s.kind {
             EvoNormKind::B0 => {
                 let v = self
@@ -204,10 +199,10 @@ impl EvoNorm {
                     .expect("B0 with activation has v")
                     .val()
                     .reshape([1, c, 1, 1]);
-                x.clone() * v + std_last(inst, s.eps).reshape([n, c, 1, 1])
+                x.clone() * v + instance_spread(x.clone(), Spread::Std, s.eps)
             }
-            EvoNormKind::B1 => (x.clone().add_scalar(1.0)) * rms_last(inst, s.eps).reshape([n, c, 1, 1]),
-            _ => rms_last(inst, s.eps).reshape([n, c, 1, 1]) - x.clone(),
+            EvoNormKind::B1 => (x.clone().add_scalar(1.0)) * instance_spread(x.clone(), Spread::Rms, s.eps),
+            _ => instance_spread(x.clone(), Spread::Rms, s.eps) - x.clone(),
         };
         // x / max(left, right), one pass (and one backward pass) on the CPU.
         zoo_kernels::max_divide(x, left, right)
@@ -234,11 +229,18 @@ impl EvoNorm {
     }
 
     fn group_std(&self, x: Tensor<4>) -> Tensor<3> {
-        std_last(self.grouped(x), self.settings.eps)
+        self.spread(x, Spread::Std)
     }
 
     fn group_rms(&self, x: Tensor<4>) -> Tensor<3> {
-        rms_last(self.grouped(x), self.settings.eps)
+        self.spread(x, Spread::Rms)
+    }
+
+    /// The groups' spread `[N, G, 1]` ([`group_spread`]: two passes and one back on the CPU).
+    fn spread(&self, x: Tensor<4>, spread: Spread) -> Tensor<3> {
+        let [n, _, _, _] = x.dims();
+        let g = self.settings.groups;
+        group_spread(x, g, spread, self.settings.eps).reshape([n, g, 1])
     }
 
     /// `num / d` with `d` `[N, G, 1]` broadcast over each group.

@@ -23,9 +23,9 @@ use crate::act::{Activation, activation_backward_slice, activation_into, activat
 use crate::conv::{ConvGeometry, conv2d_backward_slice, conv2d_slice};
 use crate::pool::{PoolWindow, pool2d_backward_slice, pool2d_slice};
 use crate::{
-    EvoNormParams, NormSets, channel_swish_backward_slice, channel_swish_slice, evonorm_b0_slice,
+    EvoNormParams, NormSets, Spread, channel_swish_backward_slice, channel_swish_slice, evonorm_b0_slice,
     evonorm_s0_slice, max_divide_backward_slice, max_divide_slice, norm_backward_slice, norm_train_slice,
-    softmax_backward_rows, softmax_rows,
+    softmax_backward_rows, softmax_rows, spread_backward_slice, spread_slice,
 };
 
 /// The extension: implemented for flex and for flex under autodiff (with a backward pass).
@@ -61,6 +61,8 @@ pub(crate) trait KernelOps: Backend {
         left: FloatTensor<Self>,
         right: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// The spread of each group of channels, `[N, groups]`; see [`crate::group_spread`].
+    fn zoo_group_spread(x: FloatTensor<Self>, groups: usize, spread: Spread, eps: f64) -> FloatTensor<Self>;
     /// EvoNorm-B0 at inference with the moving variance; inference only (see [`crate::evonorm`]).
     fn zoo_evonorm_b0(
         x: FloatTensor<Self>,
@@ -181,6 +183,10 @@ impl KernelOps for Flex {
         tensor(out, [n, c, h_out, w_out])
     }
 
+    fn zoo_group_spread(x: FlexTensor, groups: usize, spread: Spread, eps: f64) -> FlexTensor {
+        flex_group_spread(&x, groups, spread, eps).1
+    }
+
     fn zoo_evonorm_b0(
         x: FlexTensor,
         running_var: FlexTensor,
@@ -238,6 +244,20 @@ impl KernelOps for Flex {
         let c = mean.len();
         (tensor(out, x.shape()), tensor(mean, [c]), tensor(var, [c]))
     }
+}
+
+/// [`spread_slice`] on a flex tensor: (the groups' means `[N G]`, their spreads `[N, G]`).
+fn flex_group_spread(x: &FlexTensor, groups: usize, spread: Spread, eps: f64) -> (FlexTensor, FlexTensor) {
+    let [n, c, _, _] = x.shape().dims();
+    let (mean, d) = spread_slice(
+        NormSets::Group(groups),
+        spread,
+        &values(x),
+        c,
+        plane(x),
+        eps as f32,
+    );
+    (tensor(mean, [n * groups]), tensor(d, [n, groups]))
 }
 
 /// The size of a tensor's last dimension.
@@ -333,6 +353,35 @@ impl Backward<Flex, 1> for PoolBackward {
                 win.kernel,
                 win.stride,
                 win.padding,
+                &mut dx,
+            );
+            grads.register::<Flex>(node.id, tensor(dx, [n, c, h, w]));
+        }
+    }
+}
+
+/// The backward step of [`KernelOps::zoo_group_spread`]: the input, the groups' means and
+/// spreads, the number of groups.
+#[derive(Debug)]
+struct SpreadBackward;
+
+impl Backward<Flex, 1> for SpreadBackward {
+    type State = (FlexTensor, FlexTensor, FlexTensor, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, mean, d, groups) = ops.state;
+        if let [Some(node)] = ops.parents {
+            let [n, c, h, w] = x.shape().dims();
+            let mut dx = vec![0.0; n * c * h * w];
+            spread_backward_slice(
+                NormSets::Group(groups),
+                &values(&x),
+                c,
+                h * w,
+                &values(&mean),
+                &values(&d),
+                &values(&grad),
                 &mut dx,
             );
             grads.register::<Flex>(node.id, tensor(dx, [n, c, h, w]));
@@ -542,6 +591,16 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         )
     }
 
+    fn zoo_group_spread(x: FloatTensor<Self>, groups: usize, spread: Spread, eps: f64) -> FloatTensor<Self> {
+        let (mean, d) = flex_group_spread(x.primitive(), groups, spread, eps);
+        record::<C, _, _>(
+            SpreadBackward,
+            [x.node()],
+            (x.into_primitive(), mean, d.clone(), groups),
+            d,
+        )
+    }
+
     fn zoo_evonorm_b0(
         _: FloatTensor<Self>,
         _: FloatTensor<Self>,
@@ -662,6 +721,17 @@ pub(crate) fn max_divide(x: Tensor<4>, left: Tensor<1>, right: Tensor<4>) -> Ten
 /// window fits).
 pub(crate) fn pool2d(x: Tensor<4>, window: PoolWindow) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_pool2d(x.into_dispatch(), window))
+}
+
+/// [`KernelOps::zoo_group_spread`] on a `Tensor` (the caller has checked [`on_flex_any`] and the
+/// groups).
+pub(crate) fn group_spread(x: Tensor<4>, groups: usize, spread: Spread, eps: f64) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_group_spread(
+        x.into_dispatch(),
+        groups,
+        spread,
+        eps,
+    ))
 }
 
 /// [`KernelOps::zoo_evonorm_b0`] on `Tensor`s (the caller has checked [`crate::evonorm_fused`]).

@@ -24,9 +24,9 @@ mod pool;
 pub use act::{Activation, activation_backward_slice, activation_into, activation_slice};
 pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
 pub use norm::{
-    EvoNormParams, EvoNormVariant, NormSets, batch_norm, evonorm, evonorm_b0_slice, evonorm_fused,
-    evonorm_s0_slice, group_norm, max_divide, max_divide_backward_slice, max_divide_slice,
-    norm_backward_slice, norm_train_slice,
+    EvoNormParams, EvoNormVariant, NormSets, Spread, batch_norm, evonorm, evonorm_b0_slice, evonorm_fused,
+    evonorm_s0_slice, group_norm, group_spread, max_divide, max_divide_backward_slice, max_divide_slice,
+    norm_backward_slice, norm_train_slice, spread_backward_slice, spread_slice,
 };
 pub use pool::{Pool, pool2d, pool2d_backward_slice, pool2d_slice};
 

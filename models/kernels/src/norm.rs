@@ -91,6 +91,147 @@ fn set_sums_vec(sets: NormSets, per_plane: &[f64], c: usize, count: usize) -> Ve
     out
 }
 
+/// Per set of planes of `[N, C, plane]` values `x`: the mean and the biased variance in f64, two
+/// passes (with `centered` false, mean 0 and the mean square, one pass).
+fn set_moments(sets: NormSets, x: &[f32], c: usize, plane: usize, centered: bool) -> (Vec<f64>, Vec<f64>) {
+    let n = x.len() / (c * plane);
+    let count = sets.count(n, c);
+    let per_set = (x.len() / count) as f64;
+    let mean: Vec<f64> = if centered {
+        let sums: Vec<f64> = x
+            .par_chunks(plane)
+            .map(|p| {
+                widest_simd(
+                    #[inline(always)]
+                    || sum_lanes(plane, |j| f64::from(p[j])),
+                )
+            })
+            .collect();
+        set_sums_vec(sets, &sums, c, count)
+            .iter()
+            .map(|s| s / per_set)
+            .collect()
+    } else {
+        vec![0.0; count]
+    };
+    let squares: Vec<f64> = x
+        .par_chunks(plane)
+        .enumerate()
+        .map(|(i, p)| {
+            let m = mean[sets.of(i, c)];
+            widest_simd(
+                #[inline(always)]
+                || sum_lanes(plane, |j| (f64::from(p[j]) - m).powi(2)),
+            )
+        })
+        .collect();
+    let var = set_sums_vec(sets, &squares, c, count)
+        .iter()
+        .map(|s| s / per_set)
+        .collect();
+    (mean, var)
+}
+
+/// How [`group_spread`] measures the spread of a set of values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spread {
+    /// sqrt(var + eps) with the biased variance (EvoNorm's `group_std` and `instance_std`).
+    Std,
+    /// sqrt(mean(x^2) + eps) (EvoNorm-S2's and -B1/B2's `rms`).
+    Rms,
+}
+
+/// The spread d_s of each set of planes of `[N, C, plane]` values `x` ([`Spread`], the
+/// statistics in f64): returns (the sets' means (0 for [`Spread::Rms`]), d) as f32.
+///
+/// # Panics
+/// If `x` is not whole `[C, plane]` images or the groups do not divide C.
+pub fn spread_slice(
+    sets: NormSets,
+    spread: Spread,
+    x: &[f32],
+    c: usize,
+    plane: usize,
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    sets.check(x.len(), c, plane, "spread");
+    let (mean, var) = set_moments(sets, x, c, plane, spread == Spread::Std);
+    (
+        mean.iter().map(|&m| m as f32).collect(),
+        var.iter().map(|&v| (v as f32 + eps).sqrt()).collect(),
+    )
+}
+
+/// The backward pass of [`spread_slice`]: given its `mean` and output `d` and dL/dd `dd` per
+/// set, `dx` (overwritten) = dd_s (x - mean_s) / (m d_s) with m the values per set (for the
+/// standard deviation the mean's own gradient term sums to zero; for the RMS mean is 0).
+///
+/// # Panics
+/// If the shapes differ as in [`spread_slice`].
+#[allow(clippy::too_many_arguments)]
+pub fn spread_backward_slice(
+    sets: NormSets,
+    x: &[f32],
+    c: usize,
+    plane: usize,
+    mean: &[f32],
+    d: &[f32],
+    dd: &[f32],
+    dx: &mut [f32],
+) {
+    sets.check(x.len(), c, plane, "spread backward");
+    let count = sets.count(x.len() / (c * plane), c);
+    assert!(
+        mean.len() == count && d.len() == count && dd.len() == count && dx.len() == x.len(),
+        "spread backward: shapes differ"
+    );
+    let per_set = (x.len() / count) as f32;
+    dx.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, (dx, x))| {
+            let set = sets.of(i, c);
+            let (m, k) = (mean[set], dd[set] / (per_set * d[set]));
+            widest_simd(
+                #[inline(always)]
+                || dx.iter_mut().zip(x).for_each(|(dx, x)| *dx = k * (x - m)),
+            )
+        });
+}
+
+/// The spread of each group of channels of `x` `[N, C, H, W]`, `[N, groups]` (EvoNorm-S0's
+/// group standard deviation, Liu et al. 2020, Eq. 2; with `groups` = C the instance deviation
+/// of B0, Eq. 1; [`Spread::Rms`] the S2/B1/B2 root mean square): on flex one or two passes with
+/// a one-pass backward ([`spread_slice`], [`spread_backward_slice`]), where Burn's ops take five
+/// or six each way; otherwise Burn's ops.
+///
+/// # Panics
+/// If `groups` does not divide C.
+pub fn group_spread(x: Tensor<4>, groups: usize, spread: Spread, eps: f64) -> Tensor<2> {
+    let [n, c, h, w] = x.dims();
+    assert!(
+        groups > 0 && c.is_multiple_of(groups),
+        "group spread: {groups} groups do not divide {c} channels"
+    );
+    if !crate::ext::on_flex_any(&x) || h * w == 0 {
+        let x = x.reshape([n, groups, (c / groups) * h * w]);
+        let centered = match spread {
+            Spread::Std => {
+                let mean = x.clone().mean_dim(2);
+                x - mean
+            }
+            Spread::Rms => x,
+        };
+        return centered
+            .square()
+            .mean_dim(2)
+            .add_scalar(eps)
+            .sqrt()
+            .reshape([n, groups]);
+    }
+    crate::ext::group_spread(x, groups, spread, eps)
+}
+
 /// Normalisation with the statistics of each set of planes ([`NormSets`]: batch or group
 /// normalisation) over `[N, C, plane]` values `x`, with the affine `gamma`, `beta` `[C]`: per set
 /// the mean and the biased variance (two passes, accumulated in f64 as PyTorch's CPU kernels),
@@ -112,37 +253,8 @@ pub fn norm_train_slice(
     let c = gamma.len();
     assert!(beta.len() == c && out.len() == x.len(), "norm: shapes differ");
     sets.check(x.len(), c, plane, "norm");
-    let n = x.len() / (c * plane);
-    let count = sets.count(n, c);
-    let per_set = (x.len() / count) as f64;
-    let sums: Vec<f64> = x
-        .par_chunks(plane)
-        .map(|p| {
-            widest_simd(
-                #[inline(always)]
-                || sum_lanes(plane, |j| f64::from(p[j])),
-            )
-        })
-        .collect();
-    let mean: Vec<f64> = set_sums_vec(sets, &sums, c, count)
-        .iter()
-        .map(|s| s / per_set)
-        .collect();
-    let squares: Vec<f64> = x
-        .par_chunks(plane)
-        .enumerate()
-        .map(|(i, p)| {
-            let m = mean[sets.of(i, c)];
-            widest_simd(
-                #[inline(always)]
-                || sum_lanes(plane, |j| (f64::from(p[j]) - m).powi(2)),
-            )
-        })
-        .collect();
-    let var: Vec<f32> = set_sums_vec(sets, &squares, c, count)
-        .iter()
-        .map(|s| (s / per_set) as f32)
-        .collect();
+    let (mean, var) = set_moments(sets, x, c, plane, true);
+    let var: Vec<f32> = var.iter().map(|&v| v as f32).collect();
     let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
     out.par_chunks_mut(plane)
         .zip(x.par_chunks(plane))
@@ -646,6 +758,52 @@ mod tests {
             // Output, dx, dgamma, dbeta (dgamma sums 40 products of up to 14: f32 rounding).
             for (got, want) in ours.iter().zip(&burn) {
                 got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::rel_abs(1e-5, 2e-5));
+            }
+        }
+    }
+
+    #[test]
+    fn group_spread_and_its_gradient_match_burn_ops() {
+        let ad = Device::flex().autodiff();
+        // An offset against the spread, so that the centring matters.
+        let values: Vec<f32> = (0..2 * 6 * 5 * 4)
+            .map(|i| 3.0 + ((i * 61 % 89) as f32 - 44.0) / 9.0)
+            .collect();
+        let burn_ops = |x: Tensor<4>, groups: usize, spread: Spread, eps: f64| {
+            let [n, c, h, w] = x.dims();
+            let x = x.reshape([n, groups, (c / groups) * h * w]);
+            let x = if spread == Spread::Std {
+                x.clone() - x.mean_dim(2)
+            } else {
+                x
+            };
+            x.square().mean_dim(2).add_scalar(eps).sqrt().reshape([n, groups])
+        };
+        for spread in [Spread::Std, Spread::Rms] {
+            for groups in [1, 3, 6] {
+                let run = |ours: bool| {
+                    let x = Tensor::<1>::from_floats(values.as_slice(), &ad)
+                        .reshape([2, 6, 4, 5])
+                        .require_grad();
+                    // A non-contiguous input, as a permuted activation would be.
+                    let xt = x.clone().swap_dims(2, 3);
+                    let d = if ours {
+                        group_spread(xt, groups, spread, 1e-3)
+                    } else {
+                        burn_ops(xt, groups, spread, 1e-3)
+                    };
+                    let r = Tensor::<1>::from_floats(
+                        [0.3, -1.2, 0.9, 2.0, 0.1, -0.4, 1.5, 0.7, -2.2, 0.6, 1.1, -0.8],
+                        &ad,
+                    )
+                    .slice(0..2 * groups)
+                    .reshape([2, groups]);
+                    let grads = (d.clone() * r).sum().backward();
+                    [d.into_data(), x.grad(&grads).unwrap().into_data()]
+                };
+                for (got, want) in run(true).iter().zip(&run(false)) {
+                    got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::rel_abs(1e-5, 1e-6));
+                }
             }
         }
     }
