@@ -21,6 +21,7 @@ fn prints_one_json_object_per_run() {
         ("resnet26", "train", "1", "32"),
         ("resnet26-evonorm-s0a", "train", "1", "32"),
         ("resnet26-gn", "infer", "1", "32"),
+        ("resnet26-fused", "infer", "1", "32"),
         ("ebv-head", "train", "4", "16"),
         ("ebv-generator", "train", "300", "8"),
         ("aranyani-fair", "train", "1", "5"),
@@ -45,6 +46,8 @@ fn prints_one_json_object_per_run() {
         assert!(r["items_per_second"].as_f64().unwrap() > 0.0);
     }
     let (ok, _, err) = bench(&["--model", "gelan-t-fused", "--mode", "train", "--size", "32"]);
+    assert!(!ok && err.contains("no train step"), "{err}");
+    let (ok, _, err) = bench(&["--model", "resnet26-fused", "--mode", "train", "--size", "32"]);
     assert!(!ok && err.contains("no train step"), "{err}");
     let (ok, _, err) = bench(&["--model", "resnet26-ln"]);
     assert!(!ok && err.contains("evonorm-s2a"), "{err}");

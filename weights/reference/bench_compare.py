@@ -30,8 +30,10 @@ CASES = {
         ("evonorm-b0", "evonorm-b0", None, "infer", 32, 56),
         ("evonorm-b0", "evonorm-b0", None, "train", 32, 56),
     ],
-    # ResNet-26 with BN-ReLU (timm's `resnet26`), 8 images of 224x224.
-    "resnet": [("resnet26", "resnet26", None, mode, 8, 224) for mode in ("infer", "train")],
+    # ResNet-26 with BN-ReLU (timm's `resnet26`), 8 images of 224x224; inference also with the
+    # batch norms folded into the convolutions (ours: ResNet::fuse; PyTorch: torch.fx's fuse).
+    "resnet": [("resnet26", "resnet26", None, mode, 8, 224) for mode in ("infer", "train")]
+    + [("resnet26-fused", "resnet26-fused", None, "infer", 8, 224)],
     # ResNet-26 with each other norm zoo-resnet offers (GroupNorm-ReLU and every EvoNorm).
     "resnet-norms": [
         (f"resnet26-{n}", f"resnet26-{n}", None, mode, 8, 224)

@@ -7,7 +7,8 @@ items_per_second, peak_rss_mib). Models: evonorm-<variant> (timm's EvoNorm2d* on
 [batch, 64, size, size]); resnet26 (timm's, 1000 classes, random weights, on batch size x size
 images; train = forward, the sum of the logits, backward) and resnet26-<norm> (the same net with
 every BatchNorm replaced as zoo-resnet does: gn = GroupNorm(32) + ReLU, evonorm-<variant> =
-timm's EvoNorm2d*, with its activation where the block has one; see `resnet26`); ebv-head (the
+timm's EvoNorm2d*, with its activation where the block has one; see `resnet26`), each also
+-fused (infer only: batch norms folded into their convolutions by torch.fx's `fuse`); ebv-head (the
 fixed-basis head of EBV_ImageNet.py: normalize(f) E^T, train = / 0.07, cross-entropy with label
 smoothing 0.1, backward to the features; `batch` features of d = `size`, 1000 classes);
 ebv-generator (one step of Generate_EBV.py's loop, N = `batch`, d = `size`, alpha 0.07);
@@ -67,7 +68,7 @@ def evonorm(name, mode, batch, size):
     return module_step(layer, torch.randn(batch, 64, size, size), mode, input_grad=True)
 
 
-def resnet26(mode, batch, size, norm="bn"):
+def resnet26(mode, batch, size, norm="bn", fused=False):
     """timm's `resnet26`; for another norm, each BatchNorm replaced as zoo-resnet builds the net:
     GroupNorm(32) keeps the ReLUs; an EvoNorm takes the place of norm + activation (its own
     activation on) where a ReLU follows the norm, and is affine-only (activation off) on each
@@ -92,6 +93,11 @@ def resnet26(mode, batch, size, norm="bn"):
                 block.bn3 = evo(block.bn3, False)
                 if block.downsample is not None:
                     block.downsample[1] = evo(block.downsample[1], False)
+    if fused:
+        if mode != "infer":
+            raise SystemExit("the fused (inference) form has no train step")
+        from torch.fx.experimental.optimization import fuse
+        model = fuse(model.eval())
     return module_step(model, torch.randn(batch, 3, size, size), mode)
 
 
@@ -388,7 +394,8 @@ def main():
     if a.model.startswith("evonorm-"):
         step = evonorm(a.model[len("evonorm-"):], a.mode, a.batch, a.size)
     elif a.model == "resnet26" or a.model.startswith("resnet26-"):
-        step = resnet26(a.mode, a.batch, a.size, a.model.removeprefix("resnet26").removeprefix("-") or "bn")
+        norm = a.model.removeprefix("resnet26").removesuffix("-fused").removeprefix("-") or "bn"
+        step = resnet26(a.mode, a.batch, a.size, norm, fused=a.model.endswith("-fused"))
     elif a.model == "ebv-head":
         step = ebv_head(a.mode, a.batch, a.size)
     elif a.model == "ebv-generator":

@@ -1,7 +1,8 @@
 //! zoo-resnet against timm: narrow ResNet-18 (basic blocks) and ResNet-26 (bottlenecks) with
 //! BatchNorm-ReLU, loaded from timm state dicts (`weights/reference/resnet_fixtures.py`), give
-//! timm's evaluation-mode logits. On the CPU the convolutions run through `zoo-kernels`' fused
-//! conv, so this also checks it inside a whole network.
+//! timm's evaluation-mode logits, unfused and with every batch norm folded into its convolution
+//! (`ResNet::fuse`). On the CPU the convolutions run through `zoo-kernels`' fused conv, so this
+//! also checks it inside a whole network.
 
 use burn::prelude::*;
 use zoo_resnet::{Depth, ResNetConfig, Stem};
@@ -42,12 +43,14 @@ fn narrow_resnets_match_timm() {
         };
         let net = config.init(&device).unwrap();
         let net = load_safetensors(net, &file, &timm_keys(name)).unwrap().valid();
-        let y = net.forward(x.clone());
-        let got = y.into_data().try_to_vec::<f32>().unwrap();
-        let (d, scale) = max_abs_diff(&got, io.get(&format!("io.{name}")).1);
-        assert!(
-            d < 1e-4 * scale.max(1.0),
-            "{name}: logits differ from timm's by {d} (scale {scale})"
-        );
+        for (form, net) in [("unfused", net.clone()), ("fused", net.fuse())] {
+            let y = net.forward(x.clone());
+            let got = y.into_data().try_to_vec::<f32>().unwrap();
+            let (d, scale) = max_abs_diff(&got, io.get(&format!("io.{name}")).1);
+            assert!(
+                d < 1e-4 * scale.max(1.0),
+                "{name} {form}: logits differ from timm's by {d} (scale {scale})"
+            );
+        }
     }
 }

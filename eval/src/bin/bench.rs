@@ -18,9 +18,10 @@ use zoo_resnet::NormKind;
 /// milliseconds per iteration, items per second and peak memory. Models: evonorm-b0,
 /// evonorm-s0 (any EvoNorm: `evonorm-<variant>`) on [batch, 64, size, size]; resnet26 (BN-ReLU,
 /// ImageNet stem, 1000 classes, random weights, on `batch` size x size images; train = forward, the
-/// sum of the logits, backward) and resnet26-<norm> with any other norm (gn, evonorm-b0,
-/// evonorm-s0a, ...); ebv-head (the fixed-basis classifier on `batch` features of d = `size`
-/// against N = 1000 classes: infer = cosines; train = logits / 0.07, label-smoothed
+/// sum of the logits, backward) and `resnet26-<norm>` with any other norm (gn, evonorm-b0,
+/// evonorm-s0a, ...), each also `-fused` (infer only: batch norms folded into their
+/// convolutions); ebv-head (the fixed-basis classifier on `batch` features of d = `size` against
+/// N = 1000 classes: infer = cosines; train = logits / 0.07, label-smoothed
 /// cross-entropy, backward to the features); ebv-generator (one step of the iterative generator,
 /// N = `batch` vectors in d = `size`, alpha 0.07, slices of 130: objective, gradient, SGD);
 /// aranyani and aranyani-fair (one online update of K = 3 trees of depth 4 on one instance of
@@ -75,6 +76,11 @@ fn main() -> ExitCode {
         let samples = if cli.model == "ponita" {
             bench_ponita(&cli, &device, train)?
         } else if let Some(norm) = cli.model.strip_prefix("resnet26") {
+            let (norm, fused) = match norm.strip_suffix("-fused") {
+                Some(norm) => (norm, true),
+                None => (norm, false),
+            };
+            anyhow::ensure!(!(fused && train), "the fused (inference) form has no train step");
             let norm = match norm.strip_prefix('-') {
                 None if norm.is_empty() => NormKind::Bn,
                 Some(name) => NormKind::parse(name).ok_or_else(|| {
@@ -87,7 +93,7 @@ fn main() -> ExitCode {
                 })?,
                 None => anyhow::bail!("unknown model `{}`; did you mean resnet26-<norm>?", cli.model),
             };
-            bench_resnet26(norm, &cli, &device, train)?
+            bench_resnet26(norm, fused, &cli, &device, train)?
         } else if cli.model == "ebv-head" {
             bench_ebv_head(&cli, &device, train)?
         } else if cli.model == "ebv-generator" {
@@ -117,7 +123,7 @@ fn main() -> ExitCode {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26, resnet26-<norm>, ebv-head, ebv-generator, aranyani, aranyani-fair, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26[-<norm>][-fused], ebv-head, ebv-generator, aranyani, aranyani-fair, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
                 cli.model
             );
         };
@@ -184,7 +190,13 @@ fn bench_evonorm(kind: EvoNormKind, cli: &Cli, device: &Device, train: bool) -> 
     }
 }
 
-fn bench_resnet26(norm: NormKind, cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f64>> {
+fn bench_resnet26(
+    norm: NormKind,
+    fused: bool,
+    cli: &Cli,
+    device: &Device,
+    train: bool,
+) -> anyhow::Result<Vec<f64>> {
     let config = zoo_resnet::ResNetConfig {
         depth: zoo_resnet::Depth::R26,
         norm: zoo_resnet::NormConfig {
@@ -211,6 +223,7 @@ fn bench_resnet26(norm: NormKind, cli: &Cli, device: &Device, train: bool) -> an
         }))
     } else {
         let net = config.init(device)?.valid();
+        let net = if fused { net.fuse() } else { net };
         Ok(time_iterations(cli.warmup, cli.iters, || {
             let _ = net.forward(x.clone()).slice([0..1, 0..1]).into_data();
         }))

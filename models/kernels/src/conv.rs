@@ -627,6 +627,27 @@ pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>, act: Activation) -> Tensor<4> 
     )
 }
 
+/// `conv` with the inference-mode batch norm `bn` that follows it folded in (the deploy form of
+/// conv + BN, as ultralytics' and timm's `fuse`): with s = gamma / sqrt(running_var + eps),
+/// W' = W s per output channel and b' = beta + (b - running_mean) s (b = 0 without a bias). The
+/// result is detached; `conv`'s other settings are kept.
+pub fn fold_batch_norm(conv: Conv2d, bn: &burn::nn::BatchNorm) -> Conv2d {
+    let w = conv.weight.val();
+    let [c_out, ..] = w.dims();
+    let device = w.device();
+    let b = conv
+        .bias
+        .as_ref()
+        .map_or_else(|| Tensor::zeros([c_out], &device), |b| b.val());
+    let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+    let weight = w * scale.clone().reshape([c_out, 1, 1, 1]);
+    let bias = bn.beta.val() + (b - bn.running_mean.value()) * scale;
+    let mut conv = conv;
+    conv.weight = burn::module::Param::from_tensor(weight.detach());
+    conv.bias = Some(burn::module::Param::from_tensor(bias.detach()));
+    conv
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ mod ext;
 mod norm;
 mod pool;
 pub use act::{Activation, activation_backward_slice, activation_into, activation_slice};
-pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice};
+pub use conv::{ConvGeometry, conv2d, conv2d_backward_slice, conv2d_module, conv2d_slice, fold_batch_norm};
 pub use norm::{
     EvoNormParams, EvoNormVariant, NormSets, Spread, batch_norm, evonorm, evonorm_b0_slice, evonorm_fused,
     evonorm_s0_slice, group_norm, group_spread, max_divide, max_divide_backward_slice, max_divide_slice,

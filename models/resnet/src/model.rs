@@ -29,6 +29,15 @@ fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     zoo_kernels::conv2d_module(conv, x, zoo_kernels::Activation::Identity)
 }
 
+/// `norm(conv(x))`; with the norm folded into the convolution ([`ResNet::fuse`]), one pass with
+/// the bias and the ReLU fused.
+fn conv_norm(conv: &Conv2d, norm: &NormAct, x: Tensor<4>) -> Tensor<4> {
+    match norm.folded_activation() {
+        Some(act) => zoo_kernels::conv2d_module(conv, x, act),
+        None => norm.forward(conv_forward(conv, x)),
+    }
+}
+
 fn zero_weight(mut c: Conv2d) -> Conv2d {
     let dims = c.weight.dims();
     let device = c.weight.device();
@@ -45,10 +54,22 @@ pub struct Downsample {
 
 impl Downsample {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = conv_forward(&self.conv, x);
         match &self.norm {
-            Some(n) => n.forward(y),
-            None => y,
+            Some(n) => conv_norm(&self.conv, n, x),
+            None => conv_forward(&self.conv, x),
+        }
+    }
+
+    fn fuse(self) -> Self {
+        match self.norm {
+            Some(n) => {
+                let (conv, norm) = n.fold_into(self.conv);
+                Self {
+                    conv,
+                    norm: Some(norm),
+                }
+            }
+            None => self,
         }
     }
 }
@@ -179,13 +200,40 @@ impl Block {
                 Some(d) => d.forward(x.clone()),
                 None => x.clone(),
             };
-            let h = self.bn1.forward(conv_forward(&self.conv1, x));
-            let h = self.bn2.forward(conv_forward(&self.conv2, h));
+            let h = conv_norm(&self.conv1, &self.bn1, x);
+            let h = conv_norm(&self.conv2, &self.bn2, h);
             let h = match (&self.conv3, &self.bn3) {
-                (Some(conv3), Some(bn3)) => bn3.forward(conv_forward(conv3, h)),
+                (Some(conv3), Some(bn3)) => conv_norm(conv3, bn3, h),
                 _ => h,
             };
             relu(h + shortcut)
+        }
+    }
+
+    /// Folds each batch norm that follows a convolution into it (post-activation blocks; the
+    /// pre-activation ones normalise before their convolutions and stay as they are).
+    fn fuse(self) -> Self {
+        if self.preact {
+            return self;
+        }
+        let (conv1, bn1) = self.bn1.fold_into(self.conv1);
+        let (conv2, bn2) = self.bn2.fold_into(self.conv2);
+        let (conv3, bn3) = match (self.conv3, self.bn3) {
+            (Some(c), Some(n)) => {
+                let (c, n) = n.fold_into(c);
+                (Some(c), Some(n))
+            }
+            other => other,
+        };
+        Self {
+            conv1,
+            bn1,
+            conv2,
+            bn2,
+            conv3,
+            bn3,
+            downsample: self.downsample.map(Downsample::fuse),
+            preact: false,
         }
     }
 }
@@ -265,12 +313,14 @@ impl ResNetConfig {
 impl ResNet {
     /// Globally average-pooled features `[N, feature_dim]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = conv_forward(&self.conv1, x);
-        if let Some(bn1) = &self.bn1 {
-            x = bn1.forward(x);
-        }
-        if let Some(pool) = &self.maxpool {
-            x = pool.forward(x);
+        let mut x = match &self.bn1 {
+            Some(bn1) => conv_norm(&self.conv1, bn1, x),
+            None => conv_forward(&self.conv1, x),
+        };
+        if self.maxpool.is_some() {
+            // The ImageNet stem's 3x3 / 2 max pool (padding 1) as zoo-kernels' pool: row and
+            // column passes where flex compares one window element at a time.
+            x = zoo_kernels::pool2d(x, zoo_kernels::Pool::Max, [3, 3], [2, 2], [1, 1]);
         }
         for block in self
             .layer1
@@ -286,6 +336,33 @@ impl ResNet {
         }
         let [n, c, h, w] = x.dims();
         x.reshape([n, c, h * w]).mean_dim(2).reshape([n, c])
+    }
+
+    /// The inference form: every batch norm that follows a convolution folded into it
+    /// ([`zoo_kernels::fold_batch_norm`], as timm's and ultralytics' `fuse`), so that on the CPU
+    /// the convolution, the folded norm's shift and its ReLU are one pass. The folded norms use
+    /// their running statistics: the result is for evaluation only (not for training, and its
+    /// record no longer matches the unfused network's). Other norms are left as they are.
+    pub fn fuse(self) -> Self {
+        let (conv1, bn1) = match self.bn1 {
+            Some(n) => {
+                let (c, n) = n.fold_into(self.conv1);
+                (c, Some(n))
+            }
+            None => (self.conv1, None),
+        };
+        let stage = |blocks: Vec<Block>| blocks.into_iter().map(Block::fuse).collect();
+        ResNet {
+            conv1,
+            bn1,
+            maxpool: self.maxpool,
+            layer1: stage(self.layer1),
+            layer2: stage(self.layer2),
+            layer3: stage(self.layer3),
+            layer4: stage(self.layer4),
+            norm: self.norm,
+            fc: self.fc,
+        }
     }
 
     /// Class logits `[N, classes]` (pooled features when built with `classes = 0`).

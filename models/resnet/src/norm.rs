@@ -2,6 +2,7 @@
 
 use crate::config::{NormConfig, NormKind, ResNetError};
 use burn::module::Param;
+use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig};
 use burn::prelude::*;
 use zoo_evonorm::{EvoNorm, EvoNormConfig};
@@ -16,7 +17,14 @@ pub enum Norm {
     Group(GroupNorm),
     /// EvoNorm (its activation, if any, is part of the layer).
     Evo(EvoNorm),
+    /// A batch norm folded into the preceding convolution by [`crate::ResNet::fuse`]: only the
+    /// activation is left, and that runs inside the convolution's pass.
+    Folded(Folded),
 }
+
+/// The place of a batch norm folded into its convolution (no parameters).
+#[derive(Module, Debug, Default)]
+pub struct Folded;
 
 /// A normalization followed, where the network wants it, by its activation: ReLU after BN/GN,
 /// or an EvoNorm with `apply_act`. Without the activation: BN/GN alone, or an affine-only EvoNorm.
@@ -43,6 +51,37 @@ impl NormAct {
                 if self.relu { relu(y) } else { y }
             }
             Norm::Evo(evo) => evo.forward(x),
+            Norm::Folded(_) => {
+                if self.relu {
+                    relu(x)
+                } else {
+                    x
+                }
+            }
+        }
+    }
+
+    /// The activation to run inside the preceding convolution when the norm is folded into it.
+    pub(crate) fn folded_activation(&self) -> Option<zoo_kernels::Activation> {
+        matches!(self.norm, Norm::Folded(_)).then_some(if self.relu {
+            zoo_kernels::Activation::Relu
+        } else {
+            zoo_kernels::Activation::Identity
+        })
+    }
+
+    /// Folds a batch norm into `conv` (inference form, [`zoo_kernels::fold_batch_norm`]); other
+    /// norms are left as they are.
+    pub(crate) fn fold_into(self, conv: Conv2d) -> (Conv2d, NormAct) {
+        match &self.norm {
+            Norm::Batch(bn) => (
+                zoo_kernels::fold_batch_norm(conv, bn),
+                NormAct {
+                    norm: Norm::Folded(Folded),
+                    relu: self.relu,
+                },
+            ),
+            _ => (conv, self),
         }
     }
 }

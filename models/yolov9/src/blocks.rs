@@ -82,42 +82,30 @@ impl Conv {
         }
     }
 
-    /// The convolution with the BN folded in, as (weight `[c2, c1/g, k, k]`, bias `[c2]`):
-    /// s = gamma / sqrt(var + eps), W' = W s, b' = beta - mean s (+ b s for a conv bias).
+    /// The convolution with the BN folded in ([`zoo_kernels::fold_batch_norm`]), as (weight
+    /// `[c2, c1/g, k, k]`, bias `[c2]`, zeros without one).
     pub fn folded(&self) -> (Tensor<4>, Tensor<1>) {
-        let w = self.conv.weight.val();
+        let conv = match &self.bn {
+            Some(bn) => zoo_kernels::fold_batch_norm(self.conv.clone(), bn),
+            None => self.conv.clone(),
+        };
+        let w = conv.weight.val();
         let [c2, ..] = w.dims();
-        let device = w.device();
-        let b = self
-            .conv
+        let b = conv
             .bias
-            .as_ref()
-            .map(|b| b.val())
-            .unwrap_or_else(|| Tensor::zeros([c2], &device));
-        match &self.bn {
-            None => (w, b),
-            Some(bn) => {
-                let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
-                let w = w * scale.clone().reshape([c2, 1, 1, 1]);
-                let b = bn.beta.val() + (b - bn.running_mean.value()) * scale;
-                (w, b)
-            }
-        }
+            .map_or_else(|| Tensor::zeros([c2], &w.device()), |b| b.val());
+        (w, b)
     }
 
     /// Folds the BN into the convolution (deploy form); a no-op once fused.
     pub fn fuse(self) -> Self {
-        if self.bn.is_none() {
-            return self;
-        }
-        let (w, b) = self.folded();
-        let mut conv = self.conv;
-        conv.weight = Param::from_tensor(w.detach());
-        conv.bias = Some(Param::from_tensor(b.detach()));
-        Self {
-            conv,
-            bn: None,
-            act: self.act,
+        match &self.bn {
+            None => self,
+            Some(bn) => Self {
+                conv: zoo_kernels::fold_batch_norm(self.conv.clone(), bn),
+                bn: None,
+                act: self.act,
+            },
         }
     }
 }
