@@ -186,7 +186,9 @@ fn evaluate_run(dir: &Path, family: &str) -> f64 {
         "evonorm" => {
             let (mut setup, weights): (zoo_eval::evonorm::EvoNormSetup, _) = args.setup(family).unwrap();
             setup.resolve().unwrap();
-            let model = zoo_weights::load_module(setup.model.init(&device).unwrap(), &weights).unwrap();
+            let model = zoo_weights::load_module(setup.model.init(&device).unwrap(), &weights)
+                .unwrap()
+                .fuse();
             let splits = setup.data.open().unwrap();
             evaluate_classifier(
                 |x| model.forward(x),
@@ -202,7 +204,9 @@ fn evaluate_run(dir: &Path, family: &str) -> f64 {
         _ => {
             let (mut setup, weights): (zoo_eval::ebv::EbvSetup, _) = args.setup(family).unwrap();
             setup.resolve().unwrap();
-            let model = zoo_weights::load_module(setup.template(&device).unwrap(), &weights).unwrap();
+            let model = zoo_weights::load_module(setup.template(&device).unwrap(), &weights)
+                .unwrap()
+                .fuse();
             let splits = setup.data.open().unwrap();
             evaluate_classifier(
                 |x| model.scores(x),

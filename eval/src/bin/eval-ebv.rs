@@ -31,7 +31,8 @@ fn main() -> ExitCode {
         cli.data.apply(&mut setup.data);
         setup.resolve()?;
         let device = zoo_eval::parse_device(&args.common.device)?;
-        let model = zoo_weights::load_module(setup.template(&device)?, &weights)?;
+        // The inference form: batch norms folded into their convolutions.
+        let model = zoo_weights::load_module(setup.template(&device)?, &weights)?.fuse();
         let splits = setup.data.open()?;
         let m = evaluate_classifier(
             |x| model.scores(x),

@@ -157,6 +157,15 @@ impl ImageClassifier {
         cfg.init(&logits.device()).forward(logits, targets)
     }
 
+    /// The inference form: the backbone's batch norms folded into its convolutions
+    /// ([`ResNet::fuse`]; evaluation only).
+    pub fn fuse(self) -> Self {
+        Self {
+            backbone: self.backbone.fuse(),
+            ..self
+        }
+    }
+
     /// Scores whose argmax is the prediction: cosines for EBV, logits for FC.
     pub fn scores(&self, x: Tensor<4>) -> Tensor<2> {
         let f = self.backbone.forward(x);
