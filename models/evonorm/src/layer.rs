@@ -249,3 +249,31 @@ impl EvoNorm {
         (self.grouped(num) / d).reshape(dims)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// A layer fresh from `init` (not switched to `.valid()`) gives the `.valid()` layer's fused
+    /// inference; one whose parameters need gradients is not routed to the fused form.
+    #[test]
+    fn fused_inference_runs_on_a_layer_not_switched_to_valid() {
+        let device = Device::flex();
+        device.seed(3);
+        let x = Tensor::<4>::random([2, 8, 5, 5], Distribution::Normal(0.5, 2.0), &device);
+        for kind in [EvoNormKind::B0, EvoNormKind::S0, EvoNormKind::S0a] {
+            let layer = EvoNormConfig::new(kind, 8).with_groups(4).init(&device).unwrap();
+            let d = (layer.forward(x.clone()) - layer.clone().valid().forward(x.clone()))
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(d == 0.0, "EvoNorm-{}: {d}", kind.name());
+            // Parameters on an autodiff device that need gradients, the input without autodiff:
+            // the differentiable ops run (the fused form has no backward pass).
+            let ad = layer.to_device(&device.clone().autodiff()).train();
+            let y = ad.forward(x.clone());
+            assert_eq!(y.dims(), [2, 8, 5, 5]);
+        }
+    }
+}

@@ -602,25 +602,43 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
     }
 
     fn zoo_evonorm_b0(
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: f64,
+        x: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        eps: f64,
     ) -> FloatTensor<Self> {
-        inference_only("EvoNorm-B0")
+        let nodes = [x.node(), running_var.node(), v.node(), weight.node(), bias.node()];
+        let output = <Flex as KernelOps>::zoo_evonorm_b0(
+            x.into_primitive(),
+            running_var.into_primitive(),
+            v.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            eps,
+        );
+        untracked::<C, 5>("EvoNorm-B0", nodes, output)
     }
 
     fn zoo_evonorm_s0(
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-        _: usize,
-        _: f64,
+        x: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
     ) -> FloatTensor<Self> {
-        inference_only("EvoNorm-S0")
+        let nodes = [x.node(), v.node(), weight.node(), bias.node()];
+        let output = <Flex as KernelOps>::zoo_evonorm_s0(
+            x.into_primitive(),
+            v.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            groups,
+            eps,
+        );
+        untracked::<C, 4>("EvoNorm-S0", nodes, output)
     }
 
     fn zoo_softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -672,10 +690,33 @@ fn register<const N: usize>(grads: &mut Gradients, parts: [(Option<NodeId>, Opti
     }
 }
 
-/// The fused EvoNorms have no backward pass: [`crate::evonorm`] routes only flex without
-/// autodiff to them, and the layer runs its differentiable ops otherwise.
-fn inference_only(op: &str) -> ! {
-    panic!("zoo-kernels' fused {op} is inference-only (flex without autodiff)")
+/// The backward step of the inference-only ops (the fused EvoNorms): never run, since
+/// [`untracked`] refuses inputs that need gradients.
+#[derive(Debug)]
+struct InferenceOnly;
+
+impl<const N: usize> Backward<Flex, N> for InferenceOnly {
+    type State = ();
+
+    fn backward(self, _: Ops<Self::State, N>, _: &mut Gradients, _: &mut Checkpointer) {
+        unreachable!("an inference-only op is never recorded with a backward step")
+    }
+}
+
+/// `output` of an inference-only op under autodiff, as a constant. [`crate::evonorm`] routes only
+/// inputs on flex without autodiff there, but a module not switched to `.valid()` still hands
+/// over its parameters as autodiff tensors (untracked); an input that needs a gradient is refused.
+fn untracked<C: CheckpointStrategy, const N: usize>(
+    op: &str,
+    nodes: [NodeGuard; N],
+    output: FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match InferenceOnly.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(_) => {
+            panic!("zoo-kernels' fused {op} is inference-only: it has no backward pass")
+        }
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
 }
 
 /// Under autodiff the convolution runs without its activation: the activation's backward would

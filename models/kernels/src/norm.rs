@@ -561,8 +561,9 @@ pub enum EvoNormVariant {
 }
 
 /// EvoNorm-B0 ([`evonorm_b0_slice`]) or -S0 ([`evonorm_s0_slice`]) for `x` `[N, C, H, W]` with
-/// the per-channel `[C]` v, gamma (`weight`) and beta (`bias`); unless [`evonorm_fused`], `x` comes
-/// back untouched as the error (the caller then runs its Burn ops on it).
+/// the per-channel `[C]` v, gamma (`weight`) and beta (`bias`); unless [`evonorm_fused`] and no
+/// parameter requires a gradient, `x` comes back untouched as the error (the caller then runs its
+/// Burn ops on it).
 // Both variants are the same tensor handle; boxing the error would allocate on every call.
 #[allow(clippy::result_large_err)]
 pub fn evonorm(
@@ -571,7 +572,9 @@ pub fn evonorm(
     [v, weight, bias]: [Tensor<1>; 3],
     eps: f64,
 ) -> Result<Tensor<4>, Tensor<4>> {
-    if !evonorm_fused(&x) {
+    // Parameters that need gradients (a training-mode layer fed a tensor without autodiff) take
+    // the differentiable ops: the fused form has no backward pass.
+    if !evonorm_fused(&x) || [&v, &weight, &bias].iter().any(|p| p.is_require_grad()) {
         return Err(x);
     }
     let params = [v, weight, bias];
