@@ -23,6 +23,7 @@ fn prints_one_json_object_per_run() {
         ("resnet26-gn", "infer", "1", "32"),
         ("resnet26-fused", "infer", "1", "32"),
         ("ebv-head", "train", "4", "16"),
+        ("clip-text-tiny", "infer", "2", "77"),
         ("ebv-generator", "train", "300", "8"),
         ("aranyani-fair", "train", "1", "5"),
         ("promptsrc-tiny", "train", "2", "3"),

@@ -6,6 +6,7 @@ sections and their commentary stay.
 
     cargo build --release --bin bench
     python weights/reference/bench_compare.py --group evonorm [--bench target/release/bench] [--out BENCHMARKS.md]
+    YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg unshare -n python weights/reference/bench_compare.py --group all
     YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg unshare -n python weights/reference/bench_compare.py --group yolov9 --iters 5
 
 Groups: evonorm, resnet, resnet-norms, ebv, aranyani, ponita, clip, promptsrc, yolov9 (see
@@ -49,10 +50,13 @@ CASES = {
     "aranyani": [(m, m, None, "train", 1, 14) for m in ("aranyani", "aranyani-fair")],
     # The paper's N-body network on 100 five-particle systems (bench_torch.py's `ponita`).
     "ponita": [("ponita", "ponita", None, mode, 100, 5) for mode in ("infer", "train")],
-    # ViT-B/16 towers, 8 images (224x224) or 8 texts (77 tokens); also against onnxruntime.
+    # ViT-B/16 and tiny towers, 8 images (224x224, 32x32) or 8 texts (77 tokens); also against
+    # onnxruntime.
     "clip": [
         ("clip-image", "clip-image", "clip-image-onnx", "infer", 8, 224),
         ("clip-text", "clip-text", "clip-text-onnx", "infer", 8, 77),
+        ("clip-image-tiny", "clip-image-tiny", "clip-image-tiny-onnx", "infer", 8, 32),
+        ("clip-text-tiny", "clip-text-tiny", "clip-text-tiny-onnx", "infer", 8, 77),
     ],
     # 4 images, 15 classes (a base half), tiny CLIP and ViT-B/16.
     "promptsrc": [
@@ -72,8 +76,10 @@ CASES = {
     ],
 }
 
-# group -> (iterations, warm-up) when --iters / --warmup are not given (else 20, 3).
-ITERS = {"aranyani": (2000, 200)}
+# group -> (iterations, warm-up) when --iters / --warmup are not given (else 20, 3): enough for
+# a stable median at each group's step time (aranyani's steps take microseconds).
+ITERS = {"aranyani": (2000, 200), "resnet": (10, 2), "resnet-norms": (3, 1), "ebv": (10, 3), "ponita": (10, 3),
+         "clip": (5, 1), "promptsrc": (10, 2), "yolov9": (5, 3)}
 
 
 def run(cmd):
@@ -98,11 +104,19 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     p.add_argument("--iters", type=int)
     p.add_argument("--warmup", type=int)
-    p.add_argument("--group", choices=sorted(CASES), required=True)
+    p.add_argument("--group", choices=sorted(CASES) + ["all"], required=True,
+                   help="one group, or all of them one after the other (each with its default iterations "
+                        "unless --iters/--warmup are given)")
     a = p.parse_args()
-    iters, warmup = ITERS.get(a.group, (20, 3))
-    a.iters = iters if a.iters is None else a.iters
-    a.warmup = warmup if a.warmup is None else a.warmup
+    for group in sorted(CASES) if a.group == "all" else [a.group]:
+        iters, warmup = ITERS.get(group, (20, 3))
+        compare(a.bench, a.out, group, iters if a.iters is None else a.iters,
+                warmup if a.warmup is None else a.warmup)
+
+
+def compare(bench, out, group, iters, warmup):
+    """Runs `group`'s cases on both sides and writes its section of `out`."""
+    a = argparse.Namespace(bench=bench, out=out, group=group, iters=iters, warmup=warmup)
     rows = []
     for ours_name, ref_name, ort_name, mode, batch, size in CASES[a.group]:
         common = ["--mode", mode, "--batch", str(batch), "--size", str(size), "--iters", str(a.iters),

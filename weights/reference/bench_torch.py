@@ -20,7 +20,8 @@ images of size x size, forward + decode; -fused after `model.fuse()`) and
 ultralytics-yolov9{t,s,m,c,e}-onnx (the fused model exported to ONNX, run by onnxruntime; run it
 offline: YOLO_OFFLINE=1, see yolov9_fixture.py); clip-image and clip-text (open_clip's
 ViT-B-16-quickgelu towers, random weights: `batch` 224x224 images or 77-token texts, infer only)
-and clip-image-onnx / clip-text-onnx (the same towers exported to ONNX, on onnxruntime);
+and clip-image-onnx / clip-text-onnx (the same towers exported to ONNX, on onnxruntime), each
+also -tiny (the tiny CLIP of the PromptSRC bench, e.g. clip-image-tiny, clip-image-tiny-onnx);
 promptsrc-tiny and promptsrc-vit-b16 (promptsrc_reference.py on open_clip's tiny CLIP with J = 2
 or ViT-B/16 with J = 9, 4+4 prompts: `batch` images and `size` classes; train = the four losses
 with every class prompt through the text tower, backward; infer = class features and scores).
@@ -292,16 +293,21 @@ def yolov9(name, mode, batch, size):
 
 
 def clip(name, mode, batch):
-    """open_clip's ViT-B/16 (QuickGELU) image or text tower; `-onnx`: its ONNX export on
-    onnxruntime's CPU provider."""
+    """open_clip's ViT-B/16 (QuickGELU) image or text tower, or (`-tiny`) the tiny CLIP of the
+    PromptSRC bench; `-onnx`: its ONNX export on onnxruntime's CPU provider."""
     import open_clip
     if mode != "infer":
         raise SystemExit("the CLIP towers are timed in infer mode only")
     image = name.startswith("clip-image")
     torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None).eval()
+    if "-tiny" in name:
+        model = open_clip.model.CLIP(**PROMPTSRC_TINY).eval()
+    else:
+        model = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None).eval()
     if image:
-        x = torch.randn(batch, 3, 224, 224)
+        s = model.visual.image_size
+        s = s[0] if isinstance(s, tuple) else s
+        x = torch.randn(batch, 3, s, s)
     else:
         tok = open_clip.get_tokenizer("ViT-B-16-quickgelu")
         x = tok([f"a photo of a {['cat', 'dog'][i % 2]}, a type of pet, seen from the side number {i}."
@@ -406,7 +412,7 @@ def main():
         step = ponita(a.mode, a.batch, a.size)
     elif a.model.startswith("ultralytics-yolov9"):
         step = yolov9(a.model, a.mode, a.batch, a.size)
-    elif a.model in ("clip-image", "clip-text", "clip-image-onnx", "clip-text-onnx"):
+    elif a.model.startswith("clip-"):
         step = clip(a.model, a.mode, a.batch)
     elif a.model in ("promptsrc-tiny", "promptsrc-vit-b16"):
         step = promptsrc(a.model, a.mode, a.batch, a.size)

@@ -28,7 +28,8 @@ use zoo_resnet::NormKind;
 /// `size` features, batch 1, lambda 0 or 1, train only); ponita (the paper's
 /// N-body network on `batch` fully connected systems of `size` particles; train = forward,
 /// position MSE, backward); clip-image and clip-text (ViT-B/16 towers, random weights, infer only:
-/// `batch` 224x224 images, or `batch` texts of 77 tokens); promptsrc-tiny and promptsrc-vit-b16
+/// `batch` 224x224 images, or `batch` texts of 77 tokens) and clip-image-tiny, clip-text-tiny
+/// (the tiny CLIP of the PromptSRC bench: 32x32 images, widths 64 and 16); promptsrc-tiny and promptsrc-vit-b16
 /// (PromptSRC on a random tiny CLIP with J = 2, or on ViT-B/16 with J = 9: `batch` images and
 /// `size` classes; train = the four losses, backward; infer = class features and scores);
 /// gelan-*, yolov9-*, ultralytics-yolov9* (80 classes, random weights; `-fused` for the deploy
@@ -112,9 +113,18 @@ fn main() -> ExitCode {
                 "Aranyani learns one instance at a time: use --batch 1"
             );
             bench_aranyani(cli.model == "aranyani-fair", &cli)?
-        } else if cli.model == "clip-image" || cli.model == "clip-text" {
+        } else if let Some(tower) = cli
+            .model
+            .strip_prefix("clip-")
+            .filter(|t| ["image", "text", "image-tiny", "text-tiny"].contains(t))
+        {
             anyhow::ensure!(!train, "the CLIP towers are timed in infer mode only");
-            bench_clip(cli.model == "clip-image", &cli, &device)?
+            bench_clip(
+                tower.starts_with("image"),
+                tower.ends_with("-tiny"),
+                &cli,
+                &device,
+            )?
         } else if cli.model == "promptsrc-tiny" || cli.model == "promptsrc-vit-b16" {
             bench_promptsrc(cli.model == "promptsrc-tiny", &cli, &device, train)?
         } else if let Ok(cfg) = zoo_yolov9::YoloConfig::from_name(cli.model.trim_end_matches("-fused"), 80) {
@@ -123,7 +133,7 @@ fn main() -> ExitCode {
             bench_evonorm(kind, &cli, &device, train)?
         } else {
             anyhow::bail!(
-                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26[-<norm>][-fused], ebv-head, ebv-generator, aranyani, aranyani-fair, ponita, clip-image, clip-text, promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
+                "unknown model `{}`; available: evonorm-b0 ... evonorm-s2a, resnet26[-<norm>][-fused], ebv-head, ebv-generator, aranyani, aranyani-fair, ponita, clip-image[-tiny], clip-text[-tiny], promptsrc-tiny, promptsrc-vit-b16, gelan-{{t,s,m,c,e}}, yolov9-{{t,s,m,c,e}}, ultralytics-yolov9{{t,s,m,c,e}} (each also with -fused)",
                 cli.model
             );
         };
@@ -334,9 +344,13 @@ fn bench_ponita(cli: &Cli, device: &Device, train: bool) -> anyhow::Result<Vec<f
     }
 }
 
-fn bench_clip(image: bool, cli: &Cli, device: &Device) -> anyhow::Result<Vec<f64>> {
+fn bench_clip(image: bool, tiny: bool, cli: &Cli, device: &Device) -> anyhow::Result<Vec<f64>> {
     device.seed(0);
-    let cfg = zoo_clip::ClipConfig::vit_b_16();
+    let cfg = if tiny {
+        zoo_clip::ClipConfig::tiny()
+    } else {
+        zoo_clip::ClipConfig::vit_b_16()
+    };
     let model = cfg.init(device)?;
     if image {
         let s = cfg.vision_cfg.image_size;
