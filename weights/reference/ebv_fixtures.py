@@ -9,12 +9,13 @@
 
     python weights/reference/ebv_fixtures.py   # writes weights/fixtures/ebv.safetensors
 """
-import math
 import os
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+
+from bench_ebv_generator import reference_objective  # Generate_EBV.py's loop body
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 torch.manual_seed(0)
@@ -28,15 +29,7 @@ basis_vec = torch.nn.Parameter(F.normalize(e0.clone()))
 optim = torch.optim.SGD([basis_vec], lr=lr)
 maxes = []
 for _ in range(steps):
-    basis_vec.data.copy_(F.normalize(basis_vec.data))
-    mx = threshold
-    for i in range(math.ceil(num_cls / slice_size)):
-        start, end = slice_size * i, min(num_cls, slice_size * (i + 1))
-        e = F.one_hot(torch.arange(start, end), num_cls)
-        m = (basis_vec[start:end] @ basis_vec.T).abs() - e
-        mx = max(mx, m.max().item())
-        F.relu_(m - threshold).sum().backward()
-    maxes.append(mx)
+    maxes.append(reference_objective(basis_vec, threshold, slice_size))
     optim.step()
     optim.zero_grad()
 t["gen.maxes"] = torch.tensor(maxes, dtype=torch.float64).float()
