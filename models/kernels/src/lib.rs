@@ -6,12 +6,13 @@
 //! activation as a chain of whole-tensor ops; in GELAN's inference `sigmoid` alone took about 40 %
 //! of the time (BENCHMARKS.md). Here each activation is one pass over the data with polynomial
 //! `exp`/`erf` that the compiler vectorises (AVX-512 or AVX2, detected at run time), in parallel
-//! chunks. The activations, the softmax, EvoNorm's x sigmoid(v x) and x / max(l, r), the
-//! convolution, pooling, BatchNorm and GroupNorm ([`batch_norm`], [`group_norm`]) also run under
-//! autodiff on flex, with their own backward passes (a derivative in one pass; the convolution's
-//! input and weight gradients as gemms; the normalisations' statistics in two passes), through
-//! Burn's backend-extension API (`ext`); the fused EvoNorm is inference-only. On a GPU or for
-//! other dtypes every function is Burn's own op.
+//! chunks. The activations, the softmax, EvoNorm's x sigmoid(v x), x / max(l, r) and group
+//! statistics ([`group_spread`]), the convolution, pooling, BatchNorm and GroupNorm
+//! ([`batch_norm`], [`group_norm`]) also run under autodiff on flex, with their own backward
+//! passes (a derivative in one pass; the convolution's input and weight gradients as gemms; the
+//! normalisations' statistics in two passes), through Burn's backend-extension API (`ext`); the
+//! fused EvoNorm is inference-only. [`fold_batch_norm`] folds an inference-mode batch norm into
+//! its convolution. On a GPU or for other dtypes every function is Burn's own op.
 
 use burn::prelude::*;
 use burn::tensor::DType;
