@@ -555,7 +555,7 @@ impl Clip {
         let logits = img.matmul(txt.transpose()) * scale.unsqueeze::<2>();
         let targets = Tensor::<1, Int>::arange(0..n as i64, &device);
         let ce = |l: Tensor<2>| {
-            let logp = burn::tensor::activation::log_softmax(l, 1);
+            let logp = zoo_kernels::log_softmax_last(l);
             -logp.gather(1, targets.clone().reshape([n, 1])).mean()
         };
         (ce(logits.clone()) + ce(logits.transpose())) / 2.0

@@ -150,11 +150,7 @@ impl ImageClassifier {
     /// The training loss: cross-entropy of the logits with label smoothing (`EBV_ImageNet.py`:
     /// `CrossEntropyLoss(label_smoothing=0.1)` on `normalize(f) E^T / 0.07`).
     pub fn loss(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
-        let mut cfg = burn::nn::loss::CrossEntropyLossConfig::new();
-        if self.label_smoothing > 0.0 {
-            cfg = cfg.with_smoothing(Some(self.label_smoothing as f32));
-        }
-        cfg.init(&logits.device()).forward(logits, targets)
+        zoo_kernels::cross_entropy(logits, targets, self.label_smoothing)
     }
 
     /// The inference form: the backbone's batch norms folded into its convolutions

@@ -49,8 +49,9 @@ pub(crate) trait KernelOps: Backend {
     ) -> FloatTensor<Self>;
     /// act(x) element-wise; see [`Activation::apply`].
     fn zoo_activation(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
-    /// Softmax over the last dimension; see [`crate::softmax_last`].
-    fn zoo_softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Softmax (with `log`, log-softmax) over the last dimension; see [`crate::softmax_last`] and
+    /// [`crate::log_softmax_last`].
+    fn zoo_softmax_last(x: FloatTensor<Self>, log: bool) -> FloatTensor<Self>;
     /// x sigmoid(v_c x) per channel; see [`crate::channel_swish`].
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Max or average pooling; see [`crate::pool2d`].
@@ -150,9 +151,9 @@ impl KernelOps for Flex {
         in_place(x, |v| activation_slice(act, v))
     }
 
-    fn zoo_softmax_last(x: FlexTensor) -> FlexTensor {
+    fn zoo_softmax_last(x: FlexTensor, log: bool) -> FlexTensor {
         let row = last_dim(&x);
-        in_place(x, |v| softmax_rows(v, row))
+        in_place(x, |v| softmax_rows(v, row, log))
     }
 
     fn zoo_channel_swish(x: FlexTensor, v: FlexTensor) -> FlexTensor {
@@ -428,19 +429,20 @@ impl Backward<Flex, 3> for NormBackward {
     }
 }
 
-/// The backward step of [`KernelOps::zoo_softmax_last`]: the output.
+/// The backward step of [`KernelOps::zoo_softmax_last`]: the output, and whether it is the
+/// log-softmax.
 #[derive(Debug)]
 struct SoftmaxBackward;
 
 impl Backward<Flex, 1> for SoftmaxBackward {
-    type State = FlexTensor;
+    type State = (FlexTensor, bool);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
-        let y = ops.state;
+        let (y, log) = ops.state;
         let dx = ops.parents[0].as_ref().map(|_| {
             let row = last_dim(&y);
-            in_place(grad, |g| softmax_backward_rows(&values(&y), g, row))
+            in_place(grad, |g| softmax_backward_rows(&values(&y), g, row, log))
         });
         register(grads, [(ops.parents[0].as_ref().map(|n| n.id), dx)]);
     }
@@ -641,9 +643,9 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         untracked::<C, 4>("EvoNorm-S0", nodes, output)
     }
 
-    fn zoo_softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let output = <Flex as KernelOps>::zoo_softmax_last(x.primitive().clone());
-        record::<C, _, _>(SoftmaxBackward, [x.node()], output.clone(), output)
+    fn zoo_softmax_last(x: FloatTensor<Self>, log: bool) -> FloatTensor<Self> {
+        let output = <Flex as KernelOps>::zoo_softmax_last(x.primitive().clone(), log);
+        record::<C, _, _>(SoftmaxBackward, [x.node()], (output.clone(), log), output)
     }
 
     fn zoo_channel_swish(x: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -735,8 +737,8 @@ pub(crate) fn activation<const D: usize>(x: Tensor<D>, act: Activation) -> Tenso
 }
 
 /// [`KernelOps::zoo_softmax_last`] on a `Tensor` (the caller has checked [`on_flex_any`]).
-pub(crate) fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_softmax_last(x.into_dispatch()))
+pub(crate) fn softmax_last<const D: usize>(x: Tensor<D>, log: bool) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::zoo_softmax_last(x.into_dispatch(), log))
 }
 
 /// [`KernelOps::zoo_channel_swish`] on `Tensor`s (the caller has checked [`on_flex_any`] and

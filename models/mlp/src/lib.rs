@@ -4,7 +4,6 @@
 //! (`zoo-train`), the `tour` binary and their tests. It is deliberately small (a few thousand
 //! parameters) so that a whole train/resume/evaluate cycle runs in seconds on a CPU.
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
@@ -87,9 +86,7 @@ impl Mlp {
 
     /// Mean cross-entropy of the logits against integer class targets.
     pub fn loss(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
-        CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits, targets)
+        zoo_kernels::cross_entropy(logits, targets, 0.0)
     }
 }
 

@@ -2,7 +2,6 @@
 //! (prompt learner, forward, losses) and `clip/model.py` (where the prompts enter each tower).
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use zoo_clip::zeroshot::{normalize, tokenize_batch};
@@ -315,13 +314,13 @@ impl PromptSrc {
         let v = normalize(self.image_features(images.clone()));
         let logits = v.clone().matmul(t.clone().transpose()) * scale;
         let [b, c] = logits.dims();
-        let logp = log_softmax(logits.clone(), 1);
+        let logp = zoo_kernels::log_softmax_last(logits.clone());
         let ce = -logp.clone().gather(1, labels.reshape([b, 1])).mean();
         let zero = || Tensor::<1>::zeros([1], &device);
         let (kl, text_l1, image_l1) = if self.config.self_regulation {
             let tt = normalize(frozen_text.clone().detach());
             let vv = normalize(self.clip.encode_image(images).detach());
-            let zs_logp = log_softmax(vv.clone().matmul(tt.clone().transpose()) * scale, 1);
+            let zs_logp = zoo_kernels::log_softmax_last(vv.clone().matmul(tt.clone().transpose()) * scale);
             let kl = (zs_logp.clone().exp() * (zs_logp - logp)).sum() / (b * c) as f64;
             let text_l1 = (t - tt).abs().mean() * self.config.text_loss_weight;
             let image_l1 = (v - vv).abs().mean() * self.config.image_loss_weight;

@@ -13,7 +13,7 @@ use crate::decode::{anchors, dfl, flatten_levels};
 use crate::head::REG_MAX;
 use crate::model::Output;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, sigmoid};
+use burn::tensor::activation::sigmoid;
 
 /// One ground-truth object: the image it belongs to in the batch, its class, and its box as
 /// normalised centre x, y, width, height (a YOLO label line).
@@ -294,7 +294,7 @@ fn head_loss(
         .select(0, idx)
         .reshape([n, 4, REG_MAX]);
     let mask = Tensor::<3>::from_data(TensorData::new(dfl_mask, [n, 4, REG_MAX]), &device);
-    let ce = (log_softmax(pd, 2) * mask)
+    let ce = (zoo_kernels::log_softmax_last(pd) * mask)
         .sum_dim(2)
         .reshape([n, 4])
         .neg()
