@@ -142,23 +142,25 @@ impl EvoNorm {
         let s = &self.settings;
         match s.kind {
             EvoNormKind::B0 | EvoNormKind::B1 | EvoNormKind::B2 => self.batch_core(x),
-            EvoNormKind::S0 => {
-                let d = self.group_std(x.clone());
-                self.group_divide(self.swish_v(x), d)
-            }
-            EvoNormKind::S0a => {
-                let d = self.group_std(x.clone());
-                let num = if s.apply_act { self.swish_v(x) } else { x };
-                self.group_divide(num, d)
-            }
-            EvoNormKind::S1 | EvoNormKind::S1a => {
-                let d = self.group_std(x.clone());
-                let num = if s.apply_act { self.act(x) } else { x };
-                self.group_divide(num, d)
-            }
-            EvoNormKind::S2 | EvoNormKind::S2a => {
-                let d = self.group_rms(x.clone());
-                let num = if s.apply_act { self.act(x) } else { x };
+            kind => {
+                // S2/S2a divide by the groups' root mean square, the other S variants by their
+                // standard deviation.
+                let spread = if matches!(kind, EvoNormKind::S2 | EvoNormKind::S2a) {
+                    Spread::Rms
+                } else {
+                    Spread::Std
+                };
+                let d = self.spread(x.clone(), spread);
+                let num = match kind {
+                    EvoNormKind::S0 => self.swish_v(x),
+                    EvoNormKind::S0a if s.apply_act => self.swish_v(x),
+                    EvoNormKind::S1 | EvoNormKind::S1a | EvoNormKind::S2 | EvoNormKind::S2a
+                        if s.apply_act =>
+                    {
+                        self.act(x)
+                    }
+                    _ => x,
+                };
                 self.group_divide(num, d)
             }
         }
@@ -226,14 +228,6 @@ impl EvoNorm {
         let [n, c, h, w] = x.dims();
         let g = self.settings.groups;
         x.reshape([n, g, (c / g) * h * w])
-    }
-
-    fn group_std(&self, x: Tensor<4>) -> Tensor<3> {
-        self.spread(x, Spread::Std)
-    }
-
-    fn group_rms(&self, x: Tensor<4>) -> Tensor<3> {
-        self.spread(x, Spread::Rms)
     }
 
     /// The groups' spread `[N, G, 1]` ([`group_spread`]: two passes and one back on the CPU).
