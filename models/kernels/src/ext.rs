@@ -288,12 +288,9 @@ impl Backward<Flex, 1> for ActivationBackward {
     type State = (FlexTensor, Activation);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x, act) = ops.state;
-        if let [Some(node)] = ops.parents {
-            let grad = in_place(grad, |g| activation_backward_slice(act, &values(&x), g));
-            grads.register::<Flex>(node.id, grad);
-        }
+        backward_one(ops, grads, |(x, act), grad| {
+            in_place(grad, |g| activation_backward_slice(act, &values(&x), g))
+        });
     }
 }
 
@@ -340,9 +337,7 @@ impl Backward<Flex, 1> for PoolBackward {
     type State = (FlexTensor, PoolWindow);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x, win) = ops.state;
-        if let [Some(node)] = ops.parents {
+        backward_one(ops, grads, |(x, win), grad| {
             let [n, c, h, w] = x.shape().dims();
             let mut dx = vec![0.0; n * c * h * w];
             pool2d_backward_slice(
@@ -356,8 +351,8 @@ impl Backward<Flex, 1> for PoolBackward {
                 win.padding,
                 &mut dx,
             );
-            grads.register::<Flex>(node.id, tensor(dx, [n, c, h, w]));
-        }
+            tensor(dx, [n, c, h, w])
+        });
     }
 }
 
@@ -370,9 +365,7 @@ impl Backward<Flex, 1> for SpreadBackward {
     type State = (FlexTensor, FlexTensor, FlexTensor, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x, mean, d, groups) = ops.state;
-        if let [Some(node)] = ops.parents {
+        backward_one(ops, grads, |(x, mean, d, groups), grad| {
             let [n, c, h, w] = x.shape().dims();
             let mut dx = vec![0.0; n * c * h * w];
             spread_backward_slice(
@@ -385,8 +378,8 @@ impl Backward<Flex, 1> for SpreadBackward {
                 &values(&grad),
                 &mut dx,
             );
-            grads.register::<Flex>(node.id, tensor(dx, [n, c, h, w]));
-        }
+            tensor(dx, [n, c, h, w])
+        });
     }
 }
 
@@ -438,13 +431,10 @@ impl Backward<Flex, 1> for SoftmaxBackward {
     type State = (FlexTensor, bool);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (y, log) = ops.state;
-        let dx = ops.parents[0].as_ref().map(|_| {
+        backward_one(ops, grads, |(y, log), grad| {
             let row = last_dim(&y);
             in_place(grad, |g| softmax_backward_rows(&values(&y), g, row, log))
         });
-        register(grads, [(ops.parents[0].as_ref().map(|n| n.id), dx)]);
     }
 }
 
@@ -679,6 +669,15 @@ fn record<C: CheckpointStrategy, B: Backward<Flex, N>, const N: usize>(
     match step.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => prep.finish(state, output),
         OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
+/// The backward pass of a one-input op: consumes dL/dy and, when the input is tracked, registers
+/// `dx(state, dL/dy)` as its gradient.
+fn backward_one<S>(ops: Ops<S, 1>, grads: &mut Gradients, dx: impl FnOnce(S, FlexTensor) -> FlexTensor) {
+    let grad = grads.consume::<Flex>(&ops.node);
+    if let [Some(node)] = ops.parents {
+        grads.register::<Flex>(node.id, dx(ops.state, grad));
     }
 }
 
