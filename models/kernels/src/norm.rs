@@ -1,5 +1,7 @@
-//! EvoNorm-B0 and EvoNorm-S0 (Liu et al. 2020) as fused passes for inference on flex, and batch
-//! normalisation's training forward and backward.
+//! EvoNorm-B0 and EvoNorm-S0 (Liu et al. 2020) as fused passes for inference on flex; batch and
+//! group normalisation in training with their backward passes (one op over sets of planes,
+//! [`NormSets`]); EvoNorm's group and instance statistics ([`group_spread`]) and B0's
+//! x / max(l, r) ([`max_divide`]) with theirs.
 //!
 //! As Burn ops each layer is a chain of about ten whole-tensor passes (mean, deviations,
 //! squares, mean, sqrt, the numerator, the maximum or the division, the affine), each

@@ -99,13 +99,14 @@ impl Conv {
 
     /// Folds the BN into the convolution (deploy form); a no-op once fused.
     pub fn fuse(self) -> Self {
-        match &self.bn {
-            None => self,
-            Some(bn) => Self {
-                conv: zoo_kernels::fold_batch_norm(self.conv.clone(), bn),
-                bn: None,
-                act: self.act,
-            },
+        let conv = match &self.bn {
+            Some(bn) => zoo_kernels::fold_batch_norm(self.conv, bn),
+            None => self.conv,
+        };
+        Self {
+            conv,
+            bn: None,
+            act: self.act,
         }
     }
 }
