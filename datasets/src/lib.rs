@@ -3,6 +3,7 @@
 //! generator of the zoo.
 //!
 //! Everything that reads a file lives here (or in `zoo-weights`); model crates never touch files.
+#![forbid(unsafe_code)]
 
 pub mod captions;
 pub mod coco;

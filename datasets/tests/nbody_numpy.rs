@@ -35,8 +35,8 @@ fn compare(dir: &Path, counts: [usize; 3]) -> (usize, usize, f64) {
             let per = a.len() / mine.shape[0];
             per_traj.resize(mine.shape[0], 0.0);
             for (k, (ta, tb)) in a.chunks(per).zip(b.chunks(per)).enumerate() {
-                let d = ta.iter().zip(tb).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-                per_traj[k] = per_traj[k].max(d);
+                let d = zoo_check::diff(ta, tb).unwrap_or_else(|m| panic!("{name}, trajectory {k}: {m}"));
+                per_traj[k] = per_traj[k].max(d.max_abs);
             }
         }
         total += per_traj.len();

@@ -3,3 +3,4 @@
 //! tests, and the eval/train binaries built unoptimised with wgpu take ~230 MB of disk each.
 //!
 //! `XDG_RUNTIME_DIR=/tmp cargo test --profile gpu-ci -p zoo-gpu-tests --features wgpu`
+#![forbid(unsafe_code)]

@@ -14,11 +14,9 @@ fn gpu() -> Device {
     zoo_eval::parse_device("wgpu").expect("wgpu compiled in")
 }
 
+/// max |a - b| (both on the CPU), failing on a NaN or an infinity on either side.
 fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    let a: Vec<f32> = a.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
-    let b: Vec<f32> = b.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    zoo_check::tensor_max_abs_diff(a, b).0
 }
 
 #[test]
@@ -253,8 +251,7 @@ fn yolov9_dual_and_fused_outputs_match() {
     let g = gpu();
     let on_gpu = model.to_device(&g).forward(x.clone().to_device(&g));
     let (main, aux) = (on_cpu.decode(), zoo_yolov9::decode(&on_cpu.aux.unwrap()));
-    let s = main.clone().abs().max().into_scalar::<f32>();
-    let d = max_diff(main, on_gpu.decode().to_device(&cpu));
+    let (d, s) = zoo_check::tensor_max_abs_diff(on_gpu.decode().to_device(&cpu), main);
     assert!(d < 1e-4 * s, "main output differs by {d} (scale {s})");
     let d = max_diff(aux, zoo_yolov9::decode(&on_gpu.aux.unwrap()).to_device(&cpu));
     assert!(d < 1e-4 * s, "auxiliary output differs by {d}");

@@ -7,6 +7,7 @@
 //! * [`report`], [`plot`]: progress, `log.jsonl`, `metrics.json`, PNG plots;
 //! * [`cli`]: the training flags and run-config resolution shared by every `train-*` binary;
 //! * [`tour`]: the families the `tour` binary runs.
+#![forbid(unsafe_code)]
 
 pub mod aranyani;
 pub mod average;

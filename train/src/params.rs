@@ -171,14 +171,16 @@ pub fn values<M: Module>(model: &M) -> Vec<Vec<f32>> {
 }
 
 /// Largest absolute difference between the parameters of two models of the same architecture.
+///
+/// # Panics
+/// When the architectures differ, or, naming the parameter tensor and the index, when either
+/// model holds a NaN or an infinity (two diverged runs are not "equal").
 pub fn max_abs_diff<M: Module>(a: &M, b: &M) -> f32 {
     let (a, b) = (values(a), values(b));
     assert_eq!(a.len(), b.len(), "models differ in parameter count");
-    a.iter()
-        .zip(&b)
-        .flat_map(|(x, y)| {
-            assert_eq!(x.len(), y.len(), "parameter shapes differ");
-            x.iter().zip(y).map(|(p, q)| (p - q).abs())
-        })
-        .fold(0.0, f32::max)
+    let per_tensor = a.iter().zip(&b).enumerate().map(|(i, (x, y))| {
+        zoo_check::diff(x, y).unwrap_or_else(|m| panic!("parameter tensor {i} (in visiting order): {m}"))
+    });
+    // Every difference is finite here, so the fold cannot drop a NaN.
+    per_tensor.map(|d| d.max_abs as f32).fold(0.0, f32::max)
 }

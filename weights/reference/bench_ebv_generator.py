@@ -38,7 +38,11 @@ def reference_objective(basis, alpha, slice_size=130):
         start, end = slice_size * i, min(n, slice_size * (i + 1))
         eye = F.one_hot(torch.arange(start, end), n)
         m = (basis[start:end] @ basis.T).abs() - eye
-        mx = max(mx, m.max().item())
+        slice_max = m.max().item()
+        # Python's max(mx, nan) keeps mx: a basis turned NaN would look converged.
+        if not math.isfinite(slice_max):
+            raise FloatingPointError(f"max |cos| of rows {start}..{end} is {slice_max}")
+        mx = max(mx, slice_max)
         F.relu_(m - alpha).sum().backward()
     return mx
 

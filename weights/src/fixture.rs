@@ -75,19 +75,6 @@ impl Fixture {
     }
 }
 
-/// Largest absolute difference between `actual` and the fixture values, and the largest absolute
-/// reference value (for relative tolerances).
-pub fn max_abs_diff(actual: &[f32], expected: &[f32]) -> (f32, f32) {
-    assert_eq!(actual.len(), expected.len(), "length mismatch");
-    let diff = actual
-        .iter()
-        .zip(expected)
-        .map(|(a, e)| (a - e).abs())
-        .fold(0.0, f32::max);
-    let scale = expected.iter().map(|e| e.abs()).fold(0.0, f32::max);
-    (diff, scale)
-}
-
 /// `n` uniforms in [0, 1) from a key: splitmix64 of FNV-1a(key) + i (i = 1..=n), top 53 bits.
 /// The fixture scripts compute the same numbers (`weights/reference/yolov9_fixture.py`).
 pub fn uniforms(key: &str, n: usize) -> Vec<f64> {

@@ -5,6 +5,7 @@
 //! * [`checkpoint`]: the one checkpoint format (a directory per checkpoint, published atomically,
 //!   newest-complete discovery, keep-last-N).
 //! * [`bpk`]: Burnpack (`.bpk`) save/load of modules with errors that name the file.
+#![forbid(unsafe_code)]
 
 pub mod atomic;
 pub mod basis;

@@ -6,13 +6,14 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use std::path::Path;
 use std::process::Command;
+use zoo_check::max_abs_diff;
 use zoo_clip::{Clip, ClipConfig};
 use zoo_datasets::npy::{NpyArray, NpyData, write_npy};
 use zoo_weights::clip::{
     NamedTensor, Tower, load_clip, load_onnx_tower, load_open_clip, load_open_clip_pt, read_safetensors,
     to_open_clip, to_safetensors,
 };
-use zoo_weights::fixture::{Fixture, max_abs_diff, path};
+use zoo_weights::fixture::{Fixture, path};
 
 fn tokens(io: &Fixture, device: &Device) -> Tensor<2, Int> {
     let (shape, ids) = io.get("tokens");
@@ -235,6 +236,36 @@ fn verify_cli_reports_and_fails_above_tolerance() {
     ]);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("ABOVE TOLERANCE"), "{text}");
+    // NaN fails the check from either side: an expected output that is all NaN (a NaN-dropping
+    // max once reported it as "max abs diff 0 ... OK"), and NaN pixels in the input, which
+    // turn the model's output into NaN.
+    let (s, y) = io.get("image_features");
+    let nan_expected = npy_f32(dir.path(), "nan_y.npy", s, vec![f32::NAN; y.len()]);
+    let (s, xs) = io.get("images");
+    let mut pixels = xs.to_vec();
+    pixels[5] = f32::NAN;
+    let nan_input = npy_f32(dir.path(), "nan_x.npy", s, pixels);
+    for (input, expect, side) in [(&x, &nan_expected, "expected"), (&nan_input, &good, "computed")] {
+        let (code, text) = run(&[
+            "verify",
+            "--model",
+            "clip-image",
+            "--preset",
+            "tiny",
+            "--weights",
+            w,
+            "--input",
+            &p(input),
+            "--expect",
+            &p(expect),
+        ]);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.contains("NOT FINITE") && text.contains(&format!("the {side} value at flat index")),
+            "{text}"
+        );
+        assert!(!text.contains("OK"), "{text}");
+    }
     // Token ids given where images are expected: a clear error, not a panic.
     let (code, text) = run(&[
         "verify",

@@ -2,8 +2,9 @@
 //! `bias`, `v`, `running_var`) reproduce timm's evaluation-mode outputs; mismatches are errors.
 
 use burn::prelude::*;
+use zoo_check::max_abs_diff;
 use zoo_evonorm::{EvoNormConfig, EvoNormKind};
-use zoo_weights::fixture::{Fixture, max_abs_diff, path};
+use zoo_weights::fixture::{Fixture, path};
 use zoo_weights::import::load_timm_evonorm;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {

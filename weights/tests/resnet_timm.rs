@@ -5,8 +5,9 @@
 //! also checks it inside a whole network.
 
 use burn::prelude::*;
+use zoo_check::max_abs_diff;
 use zoo_resnet::{Depth, ResNetConfig, Stem};
-use zoo_weights::fixture::{Fixture, max_abs_diff, path};
+use zoo_weights::fixture::{Fixture, path};
 use zoo_weights::import::{KeyMap, load_safetensors};
 
 /// timm's keys (`r18.layer1.0.bn1.weight`, `r18.layer2.0.downsample.1.weight`) as our module

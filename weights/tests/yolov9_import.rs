@@ -5,7 +5,8 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use std::path::Path;
-use zoo_weights::fixture::{Fixture, hashed_state_dict, max_abs_diff, path, uniforms};
+use zoo_check::max_abs_diff;
+use zoo_weights::fixture::{Fixture, hashed_state_dict, path, uniforms};
 use zoo_weights::import::ImportError;
 use zoo_weights::tensors::to_safetensors;
 use zoo_weights::yolov9::{load_tensors, load_yolov9, state_dict};
@@ -175,6 +176,16 @@ fn verify_and_inspect_cli() {
     let (code, text) = verify("3", &bad);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("ABOVE TOLERANCE"), "{text}");
+    // One infinity in the expected output fails the check, and names where it is.
+    let mut inf = want.to_vec();
+    inf[7] = f32::INFINITY;
+    let inf = npy(dir.path(), "inf.npy", shape, inf);
+    let (code, text) = verify("3", &inf);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("the expected value at flat index 7 is inf"),
+        "{text}"
+    );
     let (code, text) = verify("80", &good);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("--nc 3"), "{text}");

@@ -7,6 +7,7 @@
 //! The other route, for weights whose network burnzoo implements itself (trainable, extensible:
 //! PromptSRC's prompts enter zoo-clip's towers), maps the ONNX initializers onto the zoo module:
 //! `zoo_weights::clip::load_onnx_tower`.
+#![forbid(unsafe_code)]
 
 mod model {
     pub mod clip_onnx_image_static {
@@ -38,11 +39,7 @@ fn main() {
     let elapsed = started.elapsed();
     let got = y.into_data().to_vec::<f32>().expect("f32 output");
     let (_, want) = get("image_features");
-    let diff = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let diff = zoo_check::diff(&got, &want).unwrap_or_else(|m| panic!("{m}")).max_abs;
     println!(
         "burn-onnx generated model vs onnxruntime: max abs diff {diff:.3e} over {} values ({elapsed:?})",
         got.len()

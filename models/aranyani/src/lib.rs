@@ -19,6 +19,7 @@
 //! * [`Adam`]: Keras' Adam (eps 1e-7, bias correction folded into the step size).
 //! * [`OnlineLearner`]: the prequential update, predict then learn, one instance (or a small
 //!   batch) at a time.
+#![forbid(unsafe_code)]
 
 mod forest;
 mod learner;

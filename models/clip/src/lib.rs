@@ -11,6 +11,7 @@
 //! Weights (open_clip safetensors / `.pt`, ONNX initializers, the committed shapes CLIP) load
 //! through `zoo-weights`; images are preprocessed exactly as open_clip does by
 //! `zoo_datasets::image::load_image_clip`.
+#![forbid(unsafe_code)]
 
 mod html_entities;
 pub mod model;

@@ -3,9 +3,10 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use zoo_check::max_abs_diff;
 use zoo_clip::ClipConfig;
 use zoo_weights::clip::load_open_clip;
-use zoo_weights::fixture::{Fixture, max_abs_diff, path};
+use zoo_weights::fixture::{Fixture, path};
 
 #[test]
 fn tiny_clip_matches_open_clip() {

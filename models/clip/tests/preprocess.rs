@@ -56,11 +56,7 @@ fn resize_and_crop_match_open_clip() {
         let got = x.into_data().try_to_vec::<f32>().unwrap();
         let want = fx.get(&format!("{name}.rows")).1;
         let tol = if ext == "png" { 1e-5 } else { 4.0 / 255.0 / 0.26 };
-        let d = got
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let (d, _) = zoo_check::max_abs_diff(&got, want);
         assert!(d <= tol, "{name}: normalised rows differ by {d}");
     }
 }

@@ -175,10 +175,20 @@ pub fn max_abs_cos(basis: &Tensor<2>, slice: usize) -> (f64, f64) {
             .abs();
         let c = c - eye_rows(start, end, n, &device);
         let c = c.clamp_min(0.0);
-        mx = mx.max(c.clone().max().into_scalar::<f64>());
+        mx = max_or_nan(mx, c.clone().max().into_scalar::<f64>());
         sum += c.sum().into_scalar::<f64>();
     }
     (mx, sum / (n * (n - 1)) as f64)
+}
+
+/// The larger of two maxima, or NaN where either is: `f64::max` drops a NaN, and a basis that
+/// has turned into NaN would then look converged (max |cos| 0).
+fn max_or_nan(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 /// Rows `start..end` of the N x N identity.
@@ -205,7 +215,7 @@ pub fn objective(e: &Tensor<2>, alpha: f64, slice: usize) -> (f64, Tensor<2>) {
         let end = (start + slice).min(n);
         let c = e.clone().slice(start..end).matmul(et.clone());
         let m = c.clone().abs() - eye_rows(start, end, n, &device);
-        mx = mx.max(m.clone().max().into_scalar::<f64>());
+        mx = max_or_nan(mx, m.clone().max().into_scalar::<f64>());
         let w = c.sign() * m.greater_elem(alpha).float();
         rows.push(w.matmul(e.clone()).mul_scalar(2.0));
     }
@@ -312,7 +322,8 @@ pub fn optimize_from(
         e = normalize_rows(e);
         let (mx, grad) = objective(&e, alpha, slice);
         progress(step, mx);
-        if mx.max(alpha) <= alpha + tolerance {
+        // A NaN max (a diverged basis) never passes.
+        if mx <= alpha + tolerance {
             converged = true;
             break;
         }
@@ -396,6 +407,27 @@ mod tests {
         assert_eq!(welch_bound(100, 100), 0.0);
         assert!((welch_bound(1000, 300) - (700.0f64 / (300.0 * 999.0)).sqrt()).abs() < 1e-15);
         assert!((welch_bound(11, 10) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_basis_turned_nan_never_counts_as_converged() {
+        let device = Device::flex();
+        let mut values: Vec<f32> = (0..6 * 4).map(|i| (i as f32 * 0.7).sin()).collect();
+        values[5] = f32::NAN;
+        let init = Tensor::<2>::from_data(TensorData::new(values, [6, 4]), &device);
+        let cfg = GeneratorConfig {
+            alpha: 0.9,
+            max_steps: 3,
+            ..Default::default()
+        };
+        let mut maxes = Vec::new();
+        let g = optimize_from(init, &cfg, |_, mx| maxes.push(mx));
+        assert!(!g.converged, "converged with max |cos| {}", g.max_cos);
+        assert!(
+            g.max_cos.is_nan() && maxes.iter().all(|m| m.is_nan()),
+            "{maxes:?}"
+        );
+        assert_eq!(g.steps, 3);
     }
 
     #[test]

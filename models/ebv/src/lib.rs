@@ -9,6 +9,7 @@
 //!   to the Welch lower bound.
 //! * [`head`]: the fixed-basis classifier `logits = normalize(f) E^T / tau` (paper, Sec. 3.2)
 //!   and the plain linear head it is compared with, on a ResNet backbone.
+#![forbid(unsafe_code)]
 
 pub mod generator;
 pub mod head;

@@ -3,10 +3,11 @@
 
 use burn::prelude::*;
 use burn::tensor::Int;
+use zoo_check::max_abs_diff;
 use zoo_ebv::{
     Construction, EbvHead, GeneratorConfig, Optimizer, generate, max_abs_cos, optimize_from, welch_bound,
 };
-use zoo_weights::fixture::{Fixture, max_abs_diff};
+use zoo_weights::fixture::Fixture;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.without_autodiff()

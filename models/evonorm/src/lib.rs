@@ -15,6 +15,7 @@
 //! let x = Tensor::<4>::ones([2, 64, 8, 8], &device);
 //! assert_eq!(norm.forward(x).dims(), [2, 64, 8, 8]);
 //! ```
+#![forbid(unsafe_code)]
 
 mod config;
 mod layer;

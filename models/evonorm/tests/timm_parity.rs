@@ -4,8 +4,9 @@
 
 use burn::module::{Param, RunningState};
 use burn::prelude::*;
+use zoo_check::max_abs_diff;
 use zoo_evonorm::{Convention, EvoNorm, EvoNormConfig, EvoNormKind};
-use zoo_weights::fixture::{Fixture, max_abs_diff};
+use zoo_weights::fixture::Fixture;
 
 fn fixture() -> Fixture {
     Fixture::committed("evonorm.safetensors").unwrap()

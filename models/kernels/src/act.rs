@@ -248,8 +248,8 @@ mod tests {
         ] {
             let (y, dx) = grad(&|x| act.apply(x));
             let (y_burn, dx_burn) = grad(&|x| act.burn(x));
-            y.assert_approx_eq::<f32>(&y_burn, burn::tensor::Tolerance::absolute(3e-6));
-            dx.assert_approx_eq::<f32>(&dx_burn, burn::tensor::Tolerance::absolute(2e-5));
+            zoo_check::assert_approx_eq(&y, &y_burn, burn::tensor::Tolerance::absolute(3e-6));
+            zoo_check::assert_approx_eq(&dx, &dx_burn, burn::tensor::Tolerance::absolute(2e-5));
         }
     }
 }

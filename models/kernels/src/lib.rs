@@ -502,7 +502,7 @@ mod tests {
         let device = Device::flex();
         let x = Tensor::<1>::from_floats(grid().as_slice(), &device);
         let check = |name: &str, got: Tensor<1>, want: Tensor<1>, tol: f32| {
-            let d = (got - want).abs().max().into_scalar::<f32>();
+            let (d, _) = zoo_check::tensor_max_abs_diff(got, want);
             assert!(d < tol, "{name}: max abs diff {d}");
         };
         check(
@@ -524,16 +524,16 @@ mod tests {
             3e-6,
         );
         let rows = x.clone().slice(0..8000).reshape([80, 100]) * 20.0;
-        let d = (softmax_last(rows.clone()) - burn::tensor::activation::softmax(rows, 1))
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let (d, _) = zoo_check::tensor_max_abs_diff(
+            softmax_last(rows.clone()),
+            burn::tensor::activation::softmax(rows, 1),
+        );
         assert!(d < 1e-6, "softmax: max abs diff {d}");
         let planes = x.clone().slice(0..7200).reshape([2, 3, 30, 40]);
         let v = Tensor::<1>::from_floats([0.5, -1.0, 2.0], &device);
         let want = planes.clone()
             * burn::tensor::activation::sigmoid(planes.clone() * v.clone().reshape([1, 3, 1, 1]));
-        let d = (channel_swish(planes, v) - want).abs().max().into_scalar::<f32>();
+        let (d, _) = zoo_check::tensor_max_abs_diff(channel_swish(planes, v), want);
         assert!(d < 2e-6, "channel_swish: max abs diff {d}");
         // A causal mask's -inf logits get exactly 0, as with Burn's softmax.
         let masked = Tensor::<2>::from_floats([[1.0, f32::NEG_INFINITY], [0.5, 2.0]], &device);
@@ -569,10 +569,9 @@ mod tests {
         };
         let (ours, burn) = (run(true), run(false));
         let tol = burn::tensor::Tolerance::absolute(1e-5);
-        ours.0.assert_approx_eq::<f32>(&burn.0, tol);
-        ours.1.assert_approx_eq::<f32>(&burn.1, tol);
-        ours.2
-            .assert_approx_eq::<f32>(&burn.2, burn::tensor::Tolerance::absolute(1e-4));
+        zoo_check::assert_approx_eq(&ours.0, &burn.0, tol);
+        zoo_check::assert_approx_eq(&ours.1, &burn.1, tol);
+        zoo_check::assert_approx_eq(&ours.2, &burn.2, burn::tensor::Tolerance::absolute(1e-4));
     }
 
     #[test]
@@ -600,10 +599,8 @@ mod tests {
                 (loss.into_data(), x.grad(&grads).unwrap().into_data())
             };
             let (ours, burn) = (run(true), run(false));
-            ours.0
-                .assert_approx_eq::<f32>(&burn.0, burn::tensor::Tolerance::rel_abs(1e-6, 1e-6));
-            ours.1
-                .assert_approx_eq::<f32>(&burn.1, burn::tensor::Tolerance::absolute(1e-6));
+            zoo_check::assert_approx_eq(&ours.0, &burn.0, burn::tensor::Tolerance::rel_abs(1e-6, 1e-6));
+            zoo_check::assert_approx_eq(&ours.1, &burn.1, burn::tensor::Tolerance::absolute(1e-6));
         }
     }
 
@@ -641,10 +638,8 @@ mod tests {
                 (y.into_data(), x.grad(&grads).unwrap().into_data())
             };
             let (ours, burn) = (run(true), run(false));
-            ours.0
-                .assert_approx_eq::<f32>(&burn.0, burn::tensor::Tolerance::rel_abs(1e-6, 1e-6));
-            ours.1
-                .assert_approx_eq::<f32>(&burn.1, burn::tensor::Tolerance::absolute(1e-5));
+            zoo_check::assert_approx_eq(&ours.0, &burn.0, burn::tensor::Tolerance::rel_abs(1e-6, 1e-6));
+            zoo_check::assert_approx_eq(&ours.1, &burn.1, burn::tensor::Tolerance::absolute(1e-5));
         }
     }
 }

@@ -673,7 +673,7 @@ mod tests {
         let params = || [v.clone(), weight.clone(), bias.clone()];
         let b0 = EvoNormVariant::B0 { running_var: running };
         let got = evonorm(x.clone(), b0, params(), eps).unwrap();
-        let d = (got - want).abs().max().into_scalar::<f32>();
+        let (d, _) = zoo_check::tensor_max_abs_diff(got, want);
         assert!(d < 1e-5, "B0: max abs diff {d}");
 
         let num = x.clone() * burn::tensor::activation::sigmoid(x.clone() * bc(v.clone()));
@@ -682,7 +682,7 @@ mod tests {
             * bc(weight.clone())
             + bc(bias.clone());
         let got = evonorm(x, EvoNormVariant::S0 { groups: g }, params(), eps).unwrap();
-        let d = (got - want).abs().max().into_scalar::<f32>();
+        let (d, _) = zoo_check::tensor_max_abs_diff(got, want);
         assert!(d < 1e-5, "S0: max abs diff {d}");
     }
 
@@ -716,7 +716,7 @@ mod tests {
         let (ours, burn) = (run(true), run(false));
         // Output, dx, dgamma, dbeta, running mean, running variance.
         for (got, want) in ours.iter().zip(&burn) {
-            got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::absolute(2e-5));
+            zoo_check::assert_approx_eq(got, want, burn::tensor::Tolerance::absolute(2e-5));
         }
     }
 
@@ -762,7 +762,7 @@ mod tests {
             assert_eq!(ours.len(), burn.len());
             // Output, dx, dgamma, dbeta (dgamma sums 40 products of up to 14: f32 rounding).
             for (got, want) in ours.iter().zip(&burn) {
-                got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::rel_abs(1e-5, 2e-5));
+                zoo_check::assert_approx_eq(got, want, burn::tensor::Tolerance::rel_abs(1e-5, 2e-5));
             }
         }
     }
@@ -807,7 +807,7 @@ mod tests {
                     [d.into_data(), x.grad(&grads).unwrap().into_data()]
                 };
                 for (got, want) in run(true).iter().zip(&run(false)) {
-                    got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::rel_abs(1e-5, 1e-6));
+                    zoo_check::assert_approx_eq(got, want, burn::tensor::Tolerance::rel_abs(1e-5, 1e-6));
                 }
             }
         }
@@ -848,7 +848,7 @@ mod tests {
         };
         // y, dx, dl, dr.
         for (got, want) in run(true).iter().zip(&run(false)) {
-            got.assert_approx_eq::<f32>(want, burn::tensor::Tolerance::absolute(1e-5));
+            zoo_check::assert_approx_eq(got, want, burn::tensor::Tolerance::absolute(1e-5));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! This is not a paper family: it is the reference workload of the shared training loop
 //! (`zoo-train`), the `tour` binary and their tests. It is deliberately small (a few thousand
 //! parameters) so that a whole train/resume/evaluate cycle runs in seconds on a CPU.
+#![forbid(unsafe_code)]
 
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;

@@ -14,6 +14,7 @@
 //!
 //! Burn has first-order autodiff only, so forces cannot be trained as -dE/dx (that needs the
 //! gradient of a gradient); [`PonitaConfig::md17`] uses a direct equivariant force head instead.
+#![forbid(unsafe_code)]
 
 pub mod geometry;
 pub mod graph;

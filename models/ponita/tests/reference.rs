@@ -2,9 +2,10 @@
 //! network outputs, and outputs after the data-driven kernel calibration, to 1e-5.
 
 use burn::prelude::*;
+use zoo_check::max_abs_diff;
 use zoo_ponita::geometry::spatial_invariants;
 use zoo_ponita::{Graph, NodeInputs, Ponita, PonitaConfig};
-use zoo_weights::fixture::{Fixture, max_abs_diff};
+use zoo_weights::fixture::Fixture;
 use zoo_weights::import::{KeyMap, load_safetensors};
 
 fn config() -> PonitaConfig {

@@ -11,6 +11,7 @@
 //!   (`zoo_clip::zeroshot::promptsrc_templates`, `mean_text_features`);
 //! * Gaussian prompt aggregation (GPA) is the training loop's weighted parameter average
 //!   (`zoo_train::average::AverageConfig::gaussian` over the `prompt_learner` parameters).
+#![forbid(unsafe_code)]
 
 //!
 //! ```no_run

@@ -6,11 +6,12 @@
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use zoo_check::max_abs_diff;
 use zoo_clip::zeroshot::mean_text_features;
 use zoo_clip::{ClipConfig, Tokenizer};
 use zoo_promptsrc::{ClassPrompts, PromptSrc, PromptSrcConfig, Prompts};
 use zoo_weights::clip::load_open_clip;
-use zoo_weights::fixture::{Fixture, max_abs_diff, path};
+use zoo_weights::fixture::{Fixture, path};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()

@@ -13,6 +13,7 @@
 //!   and a width multiplier (`base_width`, 64 in the papers).
 //!
 //! Module names follow timm's `resnet.py` (`conv1`, `bn1`, `layer1`..`layer4`, `downsample`, `fc`).
+#![forbid(unsafe_code)]
 
 mod config;
 mod model;

@@ -10,6 +10,7 @@
 //!
 //! Weights (WongKinYiu and ultralytics state dicts, ONNX exports) load through `zoo-weights`;
 //! images are letterboxed by `zoo_datasets::image`.
+#![forbid(unsafe_code)]
 
 pub mod blocks;
 pub mod decode;

@@ -5,7 +5,8 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use std::path::Path;
-use zoo_weights::fixture::{Fixture, hashed_state_dict, max_abs_diff, uniforms};
+use zoo_check::max_abs_diff;
+use zoo_weights::fixture::{Fixture, hashed_state_dict, uniforms};
 use zoo_weights::tensors::NamedTensor;
 use zoo_weights::yolov9::{load_tensors, state_dict};
 use zoo_yolov9::{YoloConfig, YoloV9};

@@ -37,7 +37,8 @@ struct Cli {
 enum Command {
     /// Run `--model` with `--weights` on `--input` and print the largest absolute and relative
     /// difference to `--expect`; exit status 1 when the absolute difference exceeds `--tol`
-    /// times max(1, max |expected|).
+    /// times max(1, max |expected|), or when either the output or the expected values hold a NaN
+    /// or an infinity (the line names its index).
     Verify {
         /// What to run: clip-image (input [B,3,H,W] float32, preprocessed; output image
         /// features), clip-text (input token ids [N,context] int64; output text features), or a
@@ -171,16 +172,7 @@ fn verify_yolo(
             out.dims()
         );
     }
-    let got = out.into_data().convert::<f32>();
-    let got = got.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let (abs, rel, scale) = compare(got, &y.to_f32());
-    let ok = abs <= tol * scale.max(1.0);
-    println!(
-        "{}: max abs diff {abs:.3e}, max rel diff {rel:.3e} (output scale {scale:.3e}, tol {tol:e}): {}",
-        cfg.name(),
-        if ok { "OK" } else { "ABOVE TOLERANCE" }
-    );
-    Ok(ok)
+    Ok(report(&cfg.name(), out, &y.to_f32(), expect, tol))
 }
 
 fn inspect(file: &Path) -> anyhow::Result<bool> {
@@ -213,14 +205,27 @@ fn read(path: &Path) -> anyhow::Result<NpyArray> {
     read_npy(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// (max |a - b|, max |a - b| / max |b|).
-fn compare(got: &[f32], want: &[f32]) -> (f64, f64, f64) {
-    let scale = want.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |m, (&a, &b)| m.max((f64::from(a) - f64::from(b)).abs()));
-    (diff, diff / scale.max(f64::MIN_POSITIVE), scale)
+/// Compares the model's output with the expected values and prints one line: the largest
+/// difference against `tol` (relative to the output's scale, absolute below 1), or, where either
+/// side holds a NaN or an infinity, where it is. Whether the check passed.
+fn report<const D: usize>(what: &str, out: Tensor<D>, want: &[f32], expect: &Path, tol: f64) -> bool {
+    match zoo_check::diff(&zoo_check::values(out), want) {
+        Ok(d) => {
+            let ok = d.within(tol);
+            println!(
+                "{what}: max abs diff {:.3e}, max rel diff {:.3e} (output scale {:.3e}, tol {tol:e}): {}",
+                d.max_abs,
+                d.relative(),
+                d.scale,
+                if ok { "OK" } else { "ABOVE TOLERANCE" }
+            );
+            ok
+        }
+        Err(m) => {
+            println!("{what}: against {}: {m}: NOT FINITE", expect.display());
+            false
+        }
+    }
 }
 
 fn verify(
@@ -295,19 +300,11 @@ fn verify(
             dims
         );
     }
-    let got = out.into_data().convert::<f32>();
-    let got = got.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let (abs, rel, scale) = compare(got, &y.to_f32());
-    let ok = abs <= tol * scale.max(1.0);
-    println!(
-        "{}: max abs diff {abs:.3e}, max rel diff {rel:.3e} (output scale {scale:.3e}, tol {tol:e}): {}",
-        match tower {
-            Tower::Image => "image features",
-            Tower::Text => "text features",
-        },
-        if ok { "OK" } else { "ABOVE TOLERANCE" }
-    );
-    Ok(ok)
+    let what = match tower {
+        Tower::Image => "image features",
+        Tower::Text => "text features",
+    };
+    Ok(report(what, out, &y.to_f32(), expect, tol))
 }
 
 fn main() -> ExitCode {
