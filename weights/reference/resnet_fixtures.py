@@ -5,7 +5,11 @@ classes.
 Writes weights/fixtures/resnet_timm.safetensors: for each net (`r18.`, `r26.`) its state dict
 (random weights; every BN with random gamma, beta, running mean and variance, so that
 zero_init_last's zeros do not hide the last norm of each block) and, under `io.`, an input
-[2, 3, 32, 32] with the evaluation-mode logits of both nets (`io.r18`, `io.r26`).
+[2, 3, 32, 32] with the evaluation-mode logits of both nets (`io.r18`, `io.r26`). Then one
+training-mode forward of each net on the same input: its logits (`train.r18.logits`) and every
+BN's running mean and variance after it (`train.r18.<bn>.running_mean`, `...running_var`:
+PyTorch moves the variance towards the unbiased batch variance; on the last stage's 1x1 maps
+at batch 2 that is twice the biased one).
 
     python weights/reference/resnet_fixtures.py
 """
@@ -48,8 +52,13 @@ for name, block in (("r18", BasicBlock), ("r26", Bottleneck)):
     m = net(block)
     for k, v in m.state_dict().items():
         if not k.endswith("num_batches_tracked"):
-            tensors[f"{name}.{k}"] = v.detach().contiguous().float()
+            tensors[f"{name}.{k}"] = v.detach().float().clone()
     with torch.no_grad():
         tensors[f"io.{name}"] = m(x)
+        m.train()
+        tensors[f"train.{name}.logits"] = m(x)
+    for k, v in m.state_dict().items():
+        if k.endswith("running_mean") or k.endswith("running_var"):
+            tensors[f"train.{name}.{k}"] = v.detach().float().clone()
 save_file(tensors, OUT)
 print(f"wrote {OUT}: {len(tensors)} tensors")

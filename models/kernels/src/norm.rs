@@ -586,27 +586,40 @@ pub fn evonorm(
     })
 }
 
-/// `bn.forward(x)` for `[N, C, H, W]`: in training on flex (an autodiff device and the layer's
-/// training flag on) the statistics, normalisation and affine in three passes
-/// ([`norm_train_slice`]) with a two-pass backward ([`norm_backward_slice`]), where
-/// Burn's ops take about ten with their layout copies; the running mean and (biased) variance
-/// updated with the layer's momentum exactly as Burn's `BatchNorm` does. Otherwise
-/// `bn.forward(x)`.
+/// `bn.forward(x)` for `[N, C, H, W]` as `torch.nn.BatchNorm2d` computes it (Ioffe & Szegedy
+/// 2015, Algorithm 1). In training (an autodiff device and the layer's training flag on) the
+/// batch is normalised by its own mean and biased variance, and the running statistics move
+/// with the layer's momentum towards the batch mean and the *unbiased* batch variance (times
+/// m / (m - 1), m = N H W values per channel), as PyTorch's `running_var` does; Burn's
+/// `BatchNorm` keeps the biased one, 1/(m - 1) smaller (2 % on a 7x7 map at batch 1). On flex
+/// the statistics, normalisation and affine take three passes ([`norm_train_slice`]) with a
+/// two-pass backward ([`norm_backward_slice`]), where Burn's ops take about ten with their
+/// layout copies; elsewhere Burn's `batch_norm_train`. In evaluation, `bn.forward(x)`.
 pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    let gamma = bn.gamma.val();
     let training = x.device().is_autodiff() && bn.training.is_enabled();
-    if !training || !crate::ext::on_flex_any(&x) || gamma.dtype() != burn::tensor::DType::F32 {
+    if !training {
         return bn.forward(x);
     }
+    let [n, _, h, w] = x.dims();
     let device = x.device();
-    let (y, mean, var) = crate::ext::norm_train(x, gamma, bn.beta.val(), NormSets::Batch, bn.epsilon);
+    let (gamma, beta) = (bn.gamma.val(), bn.beta.val());
+    let (y, mean, var) = if crate::ext::on_flex_any(&x) && gamma.dtype() == burn::tensor::DType::F32 {
+        crate::ext::norm_train(x, gamma, beta, NormSets::Batch, bn.epsilon)
+    } else {
+        let out = burn::tensor::module::batch_norm_train(x, gamma, beta, bn.epsilon);
+        (out.output, out.mean, out.variance)
+    };
+    // Bessel's correction; one value per channel keeps its (zero) variance, where PyTorch refuses
+    // the batch.
+    let count = n * h * w;
+    let unbiased = count as f64 / count.saturating_sub(1).max(1) as f64;
     let m = bn.momentum;
     let update = |running: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let old = running.value_sync().to_device(&device);
         running.update((old.mul_scalar(1.0 - m) + batch.detach().mul_scalar(m)).detach());
     };
     update(&bn.running_mean, mean);
-    update(&bn.running_var, var);
+    update(&bn.running_var, var.mul_scalar(unbiased));
     y
 }
 
@@ -686,6 +699,8 @@ mod tests {
         assert!(d < 1e-5, "S0: max abs diff {d}");
     }
 
+    /// Output and gradients as Burn's `BatchNorm`; the running mean as Burn's, the running
+    /// variance as PyTorch's (unbiased batch variance, computed here in f64).
     #[test]
     fn batch_norm_training_matches_burns_batch_norm() {
         let ad = Device::flex().autodiff();
@@ -709,15 +724,37 @@ mod tests {
                 x.grad(&grads).unwrap().into_data(),
                 bn.gamma.grad(&grads).unwrap().into_data(),
                 bn.beta.grad(&grads).unwrap().into_data(),
-                bn.running_mean.value().into_data(),
-                bn.running_var.value().into_data(),
+                // value_sync: `value()` is the state before this thread's last update (both
+                // sides' initial statistics, which compared equal whatever the update did).
+                bn.running_mean.value_sync().into_data(),
+                bn.running_var.value_sync().into_data(),
             ]
         };
         let (ours, burn) = (run(true), run(false));
-        // Output, dx, dgamma, dbeta, running mean, running variance.
-        for (got, want) in ours.iter().zip(&burn) {
+        // Output, dx, dgamma, dbeta, running mean.
+        for (got, want) in ours.iter().zip(&burn).take(5) {
             zoo_check::assert_approx_eq(got, want, burn::tensor::Tolerance::absolute(2e-5));
         }
+        // torch.nn.BatchNorm2d(4, momentum=0.2): running_var = 0.8 * 1 + 0.2 * var_unbiased.
+        let torch_running_var: Vec<f32> = (0..4)
+            .map(|c| {
+                let v: Vec<f64> = (0..3)
+                    .flat_map(|n| values[(n * 4 + c) * 30..][..30].iter().map(|&x| f64::from(x)))
+                    .collect();
+                let mean = v.iter().sum::<f64>() / 90.0;
+                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 89.0;
+                (0.8 + 0.2 * var) as f32
+            })
+            .collect();
+        let running_var = ours[5].try_to_vec::<f32>().unwrap();
+        let (d, _) = zoo_check::max_abs_diff(&running_var, &torch_running_var);
+        assert!(
+            d < 2e-5,
+            "running variance {running_var:?} vs PyTorch's {torch_running_var:?}"
+        );
+        // Burn's own is the biased one, 89/90 of it: a difference the check above resolves.
+        let (d, _) = zoo_check::max_abs_diff(&burn[5].try_to_vec::<f32>().unwrap(), &torch_running_var);
+        assert!(d > 1e-3, "{d}");
     }
 
     #[test]
