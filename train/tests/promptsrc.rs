@@ -53,8 +53,6 @@ fn base_to_novel_run_learns_reports_and_resumes() {
     );
     assert_eq!(m["test_base_classes"].as_u64(), Some(15));
     assert!((m["test_hm"].as_f64().unwrap() - harmonic_mean(base, novel)).abs() < 1e-12);
-    // The shapes CLIP is far above chance (1/15) on both halves, and prompting keeps it there.
-    assert!(base > 0.4 && novel > 0.4, "base {base}, novel {novel}");
     // The objective falls from the first epoch (warmup at 1e-5) to the last.
     let log: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
@@ -70,6 +68,18 @@ fn base_to_novel_run_learns_reports_and_resumes() {
     let first = log["history"][0]["metrics"]["train_loss"].as_f64().unwrap();
     let last = m["train_loss"].as_f64().unwrap();
     assert!(last < 0.9 * first, "train loss {first} -> {last}");
+    // The prompts train: the cross-entropy part halves and the accuracy on the (augmented)
+    // shots rises (measured: 1.228 -> 0.587, 0.700 -> 0.833 from the warmup epoch, where the
+    // prompts are still at their random initial values, to the last); prompts that receive no
+    // gradient leave both where they start. (The self-regulating terms alone also pull the
+    // prompts from their initial values towards zero-shot CLIP: with the cross-entropy
+    // detached this run still passes, 1.679 -> 0.658. At 60 steps nothing measurable here
+    // separates the two; the 20-epoch experiment on the PromptSRC page does.)
+    let at = |e: usize, key: &str| log["history"][e]["metrics"][key].as_f64().unwrap();
+    let (ce0, ce3) = (at(0, "train_ce"), at(3, "train_ce"));
+    let (acc0, acc3) = (at(0, "train_accuracy"), at(3, "train_accuracy"));
+    assert!(ce3 < 0.6 * ce0, "training cross-entropy {ce0} -> {ce3}");
+    assert!(acc3 >= acc0 + 0.1, "training accuracy {acc0} -> {acc3}");
 
     // The saved prompts give the reported numbers back (what `eval-promptsrc --checkpoint` runs).
     let setup: PromptSrcSetup = zoo_weights::run::read_manifest::<RunFile>(&out, FAMILY)
@@ -84,6 +94,21 @@ fn base_to_novel_run_learns_reports_and_resumes() {
     let again = evaluate_task(Some(&model), &clip, &tokenizer, "", &task, 100, &device).unwrap();
     assert_eq!(again["base_accuracy"], m["test_base_accuracy"]);
     assert_eq!(again["novel_accuracy"], m["test_novel_accuracy"]);
+
+    // Against zero-shot CLIP with its hand-written prompt on the same test images: this short
+    // run (60 steps, the aggregate centred on epoch 3) keeps base where zero-shot has it and
+    // loses a few novel points (measured: base 0.815 against 0.815, novel 0.807 against 0.864;
+    // the 20-epoch default gains 3 base points and loses 3 novel ones, see the PromptSRC
+    // page). A model that breaks CLIP's features falls far below both.
+    let template = setup.zero_shot_template();
+    let zs = evaluate_task(None, &clip, &tokenizer, &template, &task, 100, &device).unwrap();
+    let (zs_base, zs_novel) = (
+        zs["base_accuracy"].as_f64().unwrap(),
+        zs["novel_accuracy"].as_f64().unwrap(),
+    );
+    eprintln!("base {base} (zero-shot {zs_base}), novel {novel} (zero-shot {zs_novel})");
+    assert!(base >= zs_base - 0.03, "base {base} vs zero-shot {zs_base}");
+    assert!(novel >= zs_novel - 0.08, "novel {novel} vs zero-shot {zs_novel}");
 
     // Interrupted after 25 steps, then resumed: the same final prompts and accuracies.
     let out2 = dir.path().join("resumed");

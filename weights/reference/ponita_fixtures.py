@@ -1,7 +1,8 @@
 """PyTorch fixture for zoo-ponita: the PONITA layer equations (ebekkers/ponita `ponita.py`,
 `conv.py`, `convnext.py`; ponita-torch `models/ponita.py`) written out in plain torch, run on a
 small batch of two graphs with explicit edges (self-loops included), before and after the
-data-driven kernel calibration.
+data-driven kernel calibration, and the gradient of the sum of the outputs with respect to the
+positions.
 
     python weights/reference/ponita_fixtures.py   # -> weights/fixtures/ponita.safetensors
 
@@ -135,6 +136,11 @@ def main():
             p.copy_(p.float().double())
         pos, vec, grid = pos.float().double(), vec.float().double(), grid.float().double()
     weights = {k: t.detach().float().contiguous().clone() for k, t in model.state_dict().items()}
+    # d(sum of all outputs) / d positions, through the self-loops (rel = 0, where torch's norm
+    # backward gives 0) and every other edge.
+    pos_req = pos.clone().requires_grad_()
+    s_g, v_g, _ = model(pos_req, scal, vec, src, dst, grid)
+    (pos_grad,) = torch.autograd.grad(s_g.sum() + v_g.sum(), pos_req)
     with torch.no_grad():
         s, v, inv = model(pos, scal, vec, src, dst, grid)
         stats = []
@@ -148,6 +154,7 @@ def main():
         "in.batch": torch.tensor(batch).double(), "in.grid": grid,
         "out.invariants": inv, "out.scalars": s, "out.vectors": v,
         "out.scalars_calibrated": s_cal, "out.vectors_calibrated": v_cal,
+        "out.pos_grad": pos_grad,
     }
     save_file(weights, "weights/fixtures/ponita_weights.safetensors")
     save_file({k: t.float().contiguous() for k, t in io.items()}, "weights/fixtures/ponita_io.safetensors")

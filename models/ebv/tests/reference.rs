@@ -5,8 +5,10 @@ use burn::prelude::*;
 use burn::tensor::Int;
 use zoo_check::max_abs_diff;
 use zoo_ebv::{
-    Construction, EbvHead, GeneratorConfig, Optimizer, generate, max_abs_cos, optimize_from, welch_bound,
+    Construction, GeneratorConfig, ImageClassifierConfig, Optimizer, generate, max_abs_cos, optimize_from,
+    welch_bound,
 };
+use zoo_resnet::ResNetConfig;
 use zoo_weights::fixture::Fixture;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -135,21 +137,35 @@ fn slicing_does_not_change_the_result() {
     assert!(d < 1e-5, "sliced and unsliced runs differ by {d}");
 }
 
+/// The head and the training loss as `train-ebv` computes them (the classifier's default label
+/// smoothing, 0.1, through `ImageClassifier::loss` and zoo-kernels' cross-entropy) against
+/// `EBV_ImageNet.py`'s head and `CrossEntropyLoss(label_smoothing=0.1)`.
 #[test]
 fn head_matches_pytorch() {
     let fx = Fixture::committed("ebv.safetensors").unwrap();
     let device = Device::flex().autodiff();
-    let head = EbvHead::new(fx.tensor("head.basis", &device), 0.07);
+    let basis: Tensor<2> = fx.tensor("head.basis", &device);
+    let [n, d] = basis.dims();
+    let classifier = ImageClassifierConfig {
+        backbone: ResNetConfig {
+            base_width: 4,
+            ..ResNetConfig::default()
+        },
+        classes: n,
+        ebv_dim: d,
+        ..ImageClassifierConfig::default()
+    }
+    .init(Some(basis), &device)
+    .unwrap();
+    let head = classifier.head.as_ref().expect("the EBV head");
+    assert_eq!(head.tau(), 0.07);
     let f: Tensor<2> = fx.tensor::<2>("head.features", &device).require_grad();
     let labels: Vec<i64> = fx.get("head.labels").1.iter().map(|&v| v as i64).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [4]), &device);
     let logits = head.logits(f.clone());
     let (d, _) = max_abs_diff(&values(logits.clone()), fx.get("head.logits").1);
     assert!(d < 1e-5, "logits differ by {d}");
-    let loss = burn::nn::loss::CrossEntropyLossConfig::new()
-        .with_smoothing(Some(0.1))
-        .init(&device)
-        .forward(logits, labels);
+    let loss = classifier.loss(logits, labels);
     let (d, _) = max_abs_diff(&values(loss.clone()), fx.get("head.loss").1);
     assert!(d < 1e-5, "loss differs by {d}");
     let grads = loss.backward();

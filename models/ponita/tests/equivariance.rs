@@ -253,28 +253,13 @@ fn pnita_is_invariant_and_pools_per_graph() {
     assert!(bad.init(&device).unwrap_err().to_string().contains("vector"));
 }
 
-#[test]
-fn self_loops_give_finite_position_gradients() {
-    let device = Device::flex().autodiff();
-    let model = small(GridKind::Fibonacci, 8).init(&device).unwrap();
-    let c = case(&device, 1, 4, 5);
-    let pos = c.pos.clone().require_grad();
-    let out = model.forward(
-        &Graph::fully_connected(pos.clone()),
-        &NodeInputs {
-            scalars: Some(c.scalars.clone()),
-            vectors: Some(c.vectors.clone()),
-        },
-    );
-    let loss = out.scalars.sum() + out.vectors.sum();
-    let grads = loss.backward();
-    let g = values(pos.grad(&grads).expect("position gradient"));
-    assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
-    assert!(g.iter().any(|v| *v != 0.0));
-}
-
-/// The fixed-grid approximation: rotate the input but not the grid. Printed for the README;
-/// asserted only to shrink as the grid gets finer.
+/// The fixed-grid approximation: rotate the input but not the grid. The mean relative error over
+/// five rotations, measured (seeded): scalars 0.494, 0.118, 0.049, 0.035 and vectors 0.311,
+/// 0.100, 0.165, 0.031 at O = 8, 16, 32, 64. Asserted: eight orientations are visibly not
+/// equivariant (above 0.2: the test measures something), the scalar error falls at every
+/// doubling, and 64 orientations bring both below 0.05. An implementation exact without the
+/// grid (orientations ignored) or that rotates its grid with the input fails the first; one
+/// whose grid does not cover the sphere the others.
 #[test]
 fn fixed_grid_error_shrinks_with_more_orientations() {
     let device = Device::flex();
@@ -307,8 +292,7 @@ fn fixed_grid_error_shrinks_with_more_orientations() {
         eprintln!("fixed Fibonacci grid, O = {o}: relative error scalar {es:.3}, vector {ev:.3}");
         errors.push((es, ev));
     }
-    assert!(
-        errors[3].0 < errors[0].0 && errors[3].1 < errors[0].1,
-        "{errors:?}"
-    );
+    assert!(errors[0].0 > 0.2 && errors[0].1 > 0.2, "{errors:?}");
+    assert!(errors.windows(2).all(|w| w[1].0 < w[0].0), "{errors:?}");
+    assert!(errors[3].0 < 0.05 && errors[3].1 < 0.05, "{errors:?}");
 }
