@@ -130,6 +130,7 @@ pub fn kill_resume_compare(bin: &str, dir: &Path, args: &[&str], marks: Marks) -
     let got = metrics(bin, &["--resume", killed.to_str().unwrap()]);
     assert_eq!(got, want, "{bin}: the resumed run's final metrics differ");
     assert_same_weights(bin, &reference, &killed, &marks, "after its first checkpoint");
+    eprintln!("{bin}: killed after its first checkpoint, resumed: the same result");
 
     let seed = crash_seed();
     for point in 0..crash_points() {
