@@ -72,10 +72,11 @@ fn tiny_run_trains_reports_map_and_resumes_after_sigkill() {
         serde_json::from_slice(&std::fs::read(plain.join("metrics.json")).unwrap()).unwrap();
     let history = m["history"].as_array().unwrap();
     assert_eq!(history.len(), 5);
-    // The training loss is not checked to fall: at this size (ten steps on eight 64-pixel
+    // The training loss is not checked to fall here: at this size (ten steps on eight 64-pixel
     // images) it does not, reliably, with any of our convolution paths or Burn's own (seeds 1-3
-    // and 42 tried; it rises on a single fixed batch too), so such a check only passed by luck
-    // of the rounding. The steps must run, change the weights and give finite losses.
+    // and 42 tried; it rises on a single fixed batch too). `loss_falls_on_eight_fixed_images`
+    // asserts learning at 96 pixels; here the steps must run, change the weights and give
+    // finite losses.
     let loss = |e: &serde_json::Value| e["metrics"]["train_loss"].as_f64().unwrap();
     assert!(
         history.iter().all(|e| loss(e).is_finite() && loss(e) > 0.0),
@@ -290,4 +291,72 @@ fn bad_settings_are_clear_errors() {
     ]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("/nonexistent/images/train"), "{err}");
+}
+
+/// Learning, asserted: gelan-t trained from scratch on eight fixed images (96 px, no
+/// augmentation, one batch of 8 per step) must drive its loss and each of its three terms
+/// down. AdamW at 2e-3 (what ultralytics' `optimizer=auto` picks for short runs): 30 steps of
+/// the paper's SGD recipe barely move a detector from scratch (63 -> 51 at 128 px), and at 64
+/// px the generated objects fall under the 2-pixel limit and the loss rises. Measured: 130 ->
+/// 41. mAP stays 0 at this budget (the class scores start at the reference's prior, ~1e-5, under
+/// the 0.001 threshold); learning to detect is shown by the side-by-side runs on the YOLOv9 page.
+#[test]
+fn loss_falls_on_eight_fixed_images() {
+    use zoo_datasets::detection::{ShapesDetection, write_yolo_split};
+    let dir = tempfile::tempdir().unwrap();
+    let samples = ShapesDetection {
+        images: 8,
+        size: 128,
+        max_objects: 3,
+        seed: 5,
+    }
+    .generate(1)
+    .unwrap();
+    write_yolo_split(dir.path(), "train", &samples).unwrap();
+    let images = dir.path().join("images/train");
+    let cfg = dir.path().join("adamw.json");
+    std::fs::write(
+        &cfg,
+        r#"{"train": {"optimizer": {"kind": "adamw", "lr": 0.002, "weight_decay": 0.0005,
+                                   "groups": [], "warmup_momentum": null},
+                      "schedule": {"warmup": 3, "warmup_epochs": 0}}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    metrics(
+        BIN,
+        &[
+            "--train",
+            images.to_str().unwrap(),
+            "--val",
+            images.to_str().unwrap(),
+            "--nc",
+            "4",
+            "--imgsz",
+            "96",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "30",
+            "--no-augment",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let history = m["history"].as_array().unwrap();
+    assert_eq!(history.len(), 30);
+    let at = |e: usize, key: &str| history[e]["metrics"][key].as_f64().unwrap();
+    let (first, last) = (at(0, "train_loss"), at(29, "train_loss"));
+    assert!(
+        first.is_finite() && last < 0.4 * first,
+        "training loss {first} -> {last}"
+    );
+    for term in ["train_box_loss", "train_cls_loss", "train_dfl_loss"] {
+        let (a, b) = (at(0, term), at(29, term));
+        assert!(b < 0.8 * a, "{term}: {a} -> {b}");
+    }
 }
