@@ -225,6 +225,53 @@ mod tests {
         assert!(relu(f32::NAN).0.is_nan());
     }
 
+    /// The vectorised slice kernels (compiled per SIMD width behind `widest_simd`'s unsafe
+    /// feature dispatch) on their edge cases: empty slices, lengths that leave every remainder of
+    /// a 16-lane vector and of a parallel chunk, and slices starting 1 to 15 floats past an
+    /// aligned address; in place and into another buffer; against Burn's ops.
+    #[test]
+    fn slices_of_every_length_and_alignment() {
+        let device = Device::flex();
+        for act in [
+            Activation::Relu,
+            Activation::Silu,
+            Activation::QuickGelu,
+            Activation::Gelu,
+        ] {
+            for (len, offset) in [
+                (0, 0),
+                (1, 1),
+                (7, 3),
+                (16, 0),
+                (17, 15),
+                (33, 5),
+                (CHUNK + 13, 7),
+            ] {
+                let base: Vec<f32> = (0..len + offset)
+                    .map(|i| ((i * 7919 % 2001) as f32 - 1000.0) / 125.0)
+                    .collect();
+                let x = &base[offset..];
+                let want = zoo_check::values(act.burn(Tensor::<1>::from_floats(x, &device)));
+                let mut in_place = base.clone();
+                activation_slice(act, &mut in_place[offset..]);
+                assert_eq!(
+                    in_place[..offset],
+                    base[..offset],
+                    "{act:?}: wrote before the slice"
+                );
+                let mut out = vec![f32::NAN; len + offset];
+                activation_into(act, x, &mut out[offset..]);
+                for got in [&in_place[offset..], &out[offset..]] {
+                    let (d, _) = zoo_check::max_abs_diff(got, &want);
+                    assert!(
+                        d < 5e-6,
+                        "{act:?}, length {len}, offset {offset}: max abs diff {d}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn gradients_under_autodiff_match_burn_ops() {
         let ad = Device::flex().autodiff();
