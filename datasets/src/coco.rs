@@ -2,12 +2,12 @@
 //! training on COCO-format datasets read, parsed with the JSON path of any bad field.
 
 use crate::error::{DataError, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// An image id or category id as COCO files write them (integers; strings are accepted and
 /// compared as given).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Id {
     /// A numeric id.
@@ -26,7 +26,7 @@ impl std::fmt::Display for Id {
 }
 
 /// A ground-truth object.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GtAnnotation {
     /// Annotation id.
     pub id: i64,
@@ -44,23 +44,23 @@ pub struct GtAnnotation {
 }
 
 /// An image entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GtImage {
     /// Image id.
     pub id: Id,
     /// File name, relative to the images folder (needed for training, not for evaluation).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// Width in pixels.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<f64>,
     /// Height in pixels.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<f64>,
 }
 
 /// A category entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GtCategory {
     /// Category id.
     pub id: Id,
@@ -70,7 +70,7 @@ pub struct GtCategory {
 }
 
 /// A COCO instances file (`instances_val2017.json`): the fields COCOeval reads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GroundTruth {
     /// Images.
     pub images: Vec<GtImage>,

@@ -917,6 +917,14 @@ impl DetectionSet {
         }
     }
 
+    /// The file of image `index`, for a split read from disk.
+    pub fn file(&self, index: usize) -> Option<&Path> {
+        match &self.source {
+            Source::Memory(_) => None,
+            Source::Files(v) => Some(&v[index].0),
+        }
+    }
+
     /// The objects of image `index` as stored (normalised to the original image).
     pub fn boxes(&self, index: usize) -> &[YoloBox] {
         match &self.source {

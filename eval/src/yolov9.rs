@@ -407,6 +407,18 @@ impl DetectionData {
     }
 }
 
+/// What [`evaluate_map`] measured, with its inputs in COCO's forms (what `eval-yolov9 val
+/// --save-json` writes).
+pub struct MapEvaluation {
+    /// The 12 numbers, per-category AP and the precision-recall curves.
+    pub eval: crate::metrics::coco::CocoEval,
+    /// The split's objects as a COCO instances file (image ids are the split's indices, with
+    /// their file names where the split is on disk; categories are the class indices).
+    pub ground_truth: crate::metrics::coco::GroundTruth,
+    /// The detections as a COCO results list.
+    pub detections: Vec<crate::metrics::coco::DetResult>,
+}
+
 /// COCO box evaluation of `model` on a split (validation settings: conf 0.001, IoU 0.7, 300
 /// detections, multi-label). Ground truth and detections are both in the letterboxed images'
 /// pixels, so the small/medium/large ranges refer to that scale.
@@ -415,7 +427,7 @@ pub fn evaluate_map(
     set: &DetectionSet,
     batch: usize,
     device: &Device,
-) -> anyhow::Result<crate::metrics::coco::CocoEval> {
+) -> anyhow::Result<MapEvaluation> {
     use crate::metrics::coco::{DetResult, GroundTruth, GtAnnotation, GtCategory, GtImage, Id};
     use zoo_datasets::{Batcher, Dataset};
     let nc = model.config().num_classes;
@@ -444,9 +456,9 @@ pub fn evaluate_map(
             let id = (start + i) as i64;
             gt.images.push(GtImage {
                 id: Id::Num(id),
-                file_name: None,
-                width: None,
-                height: None,
+                file_name: set.file(start + i).map(|f| f.display().to_string()),
+                width: Some(f64::from(set.size)),
+                height: Some(f64::from(set.size)),
             });
             for d in image_boxes {
                 let [x1, y1, x2, y2] = d.bbox.map(f64::from);
@@ -470,7 +482,11 @@ pub fn evaluate_map(
             });
         }
     }
-    Ok(crate::metrics::coco::evaluate(&gt, &results, "<detections>")?)
+    Ok(MapEvaluation {
+        eval: crate::metrics::coco::evaluate(&gt, &results, "<detections>")?,
+        ground_truth: gt,
+        detections: results,
+    })
 }
 
 /// The model and data of a `train-yolov9` run (the fields of its run.json `config` that

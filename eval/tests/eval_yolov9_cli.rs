@@ -277,3 +277,127 @@ fn val_reads_a_run_directory() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("mlp"), "{text}");
 }
+
+/// `eval-yolov9 val` against pycocotools: a gelan-t detector trained here on the generated
+/// shapes, validated at 256 px on 12 held-out 190x190 images (the letterbox scales them; 190 is
+/// no multiple of 8, so no box lands on COCO's small/medium/large area boundaries, where f32 and
+/// f64 arithmetic would disagree). weights/reference/yolov9_val_fixture.py built the ground truth
+/// from the label files itself, checked ours against it and evaluated our predictions with
+/// COCOeval; here val's 12 numbers must be those.
+#[test]
+fn val_gives_pycocotools_numbers_on_a_trained_detector() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/fixtures/yolov9_val");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (run_dir, out) = (dir.path().join("run"), dir.path().join("out"));
+    std::fs::create_dir(&run_dir).unwrap();
+    let images = case.join("images/val");
+    let config = serde_json::json!({
+        "model": "gelan-t", "num_classes": 4, "imgsz": 256,
+        "data": {"source": "yolo", "train": images, "val": images}
+    });
+    zoo_weights::run::write_manifest(&run_dir, "yolov9", &config).unwrap();
+    let (code, text) = run(&[
+        "val",
+        "--checkpoint",
+        &s(&run_dir),
+        "--weights",
+        &s(&case.join("../../yolov9_shapes.safetensors")),
+        "--out",
+        &s(&out),
+        "--save-json",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let stats: serde_json::Value =
+        serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
+    let names = [
+        "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+    ];
+    let ours: Vec<f64> = names.iter().map(|n| stats[n].as_f64().unwrap()).collect();
+    let theirs: Vec<f64> = names
+        .iter()
+        .map(|n| expected["stats"][n].as_f64().unwrap())
+        .collect();
+    eprintln!("ours {ours:?}\npycocotools {theirs:?}");
+    // The detector finds the shapes: the comparison is not between two near-zero numbers.
+    assert!(theirs[1] > 0.5, "the committed detector's AP50 is {}", theirs[1]);
+    // Equal here to 1e-15; another CPU's rounding may move a score, hence 2e-3.
+    let d = zoo_check::diff(&ours, &theirs).unwrap();
+    assert!(
+        d.max_abs < 2e-3,
+        "{} ({}) differs from pycocotools: {d}",
+        names[d.index],
+        ours[d.index]
+    );
+    let predictions: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("val_predictions.json")).unwrap()).unwrap();
+    assert_eq!(
+        predictions.len() as u64,
+        expected["predictions"].as_u64().unwrap()
+    );
+    let gt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("val_ground_truth.json")).unwrap()).unwrap();
+    assert_eq!(
+        gt["annotations"].as_array().unwrap().len() as u64,
+        expected["ground_truth_boxes"].as_u64().unwrap()
+    );
+}
+
+/// `eval-yolov9 predict IMAGE` with nothing else runs the embedded shapes detector: on held-out
+/// images it finds most objects with the right class, where they are.
+#[test]
+fn predict_runs_the_embedded_detector_out_of_the_box() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/fixtures/yolov9_val");
+    let dir = tempfile::tempdir().unwrap();
+    let images = case.join("images/val");
+    let out = dir.path().join("out");
+    let (code, text) = run(&["predict", "--out", &s(&out), "--json", &s(&images)]);
+    assert_eq!(code, Some(0), "{text}");
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("detections.json")).unwrap()).unwrap();
+    let (mut found, mut objects) = (0, 0);
+    for i in 0..12 {
+        let stem = format!("{i:05}");
+        let labels = std::fs::read_to_string(case.join(format!("labels/val/{stem}.txt"))).unwrap();
+        let dets: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| r["file_name"].as_str().unwrap().ends_with(&format!("{stem}.png")))
+            .collect();
+        for line in labels.lines() {
+            let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            let (class, [cx, cy, w, h]) = (v[0] as u64, [v[1], v[2], v[3], v[4]].map(|x| x * 190.0));
+            let gt = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+            objects += 1;
+            found += usize::from(dets.iter().any(|d| {
+                let b: Vec<f64> = d["bbox"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect();
+                let det = [b[0], b[1], b[0] + b[2], b[1] + b[3]];
+                let inter = (gt[2].min(det[2]) - gt[0].max(det[0])).max(0.0)
+                    * (gt[3].min(det[3]) - gt[1].max(det[1])).max(0.0);
+                let iou = inter / (w * h + b[2] * b[3] - inter);
+                d["category_id"].as_u64() == Some(class) && iou > 0.5
+            }));
+        }
+    }
+    eprintln!("{found} of {objects} objects found");
+    assert!(
+        objects >= 30 && found * 3 >= objects * 2,
+        "{found} of {objects} objects found: {text}"
+    );
+    assert!(
+        text.contains("disc")
+            || text.contains("square")
+            || text.contains("triangle")
+            || text.contains("ring")
+    );
+    // --model without --weights is a clear error.
+    let (code, text) = run(&["predict", "--model", "gelan-c", &s(&images)]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("embedded"), "{text}");
+}

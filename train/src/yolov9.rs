@@ -197,7 +197,7 @@ impl Hooks<YoloV9> for Map<'_> {
         model: &YoloV9,
         metrics: &mut BTreeMap<String, f64>,
     ) -> anyhow::Result<()> {
-        let e = evaluate_map(model, self.valid, self.batch, &self.device)?;
+        let e = evaluate_map(model, self.valid, self.batch, &self.device)?.eval;
         metrics.insert("map50_95".into(), e.stats[0].max(0.0));
         metrics.insert("map50".into(), e.stats[1].max(0.0));
         Ok(())

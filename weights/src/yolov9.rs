@@ -113,6 +113,19 @@ fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The committed shapes detector (`weights/yolov9_shapes.safetensors`): gelan-t for the four
+/// generated shapes (`zoo_datasets::detection::DETECTION_SHAPES`), trained by `train-yolov9`
+/// from scratch at 256 pixels (the command and its validation numbers are on the YOLOv9 page),
+/// a state dict in the reference's naming in half precision, on `device`.
+pub fn shapes_detector(device: &burn::tensor::Device) -> Result<YoloV9, ImportError> {
+    const BYTES: &[u8] = include_bytes!("../yolov9_shapes.safetensors");
+    let origin = Path::new("weights/yolov9_shapes.safetensors (embedded)");
+    let model = zoo_yolov9::YoloConfig::from_name("gelan-t", zoo_datasets::detection::DETECTION_SHAPES.len())
+        .and_then(|c| c.init(device))
+        .map_err(|e| read_err(origin, e.to_string()))?;
+    load_tensors(model, read_safetensors(BYTES, origin)?, origin)
+}
+
 /// Loads weights for `model` from a file: `.safetensors` or `.pt`/`.pth` state dicts in the
 /// reference's naming, `.onnx` (the initializers of an ultralytics export, which has BNs folded:
 /// `model` is fused first), or a zoo `.bpk`.

@@ -14,6 +14,7 @@ use zoo_yolov9::{NmsConfig, YoloConfig};
 /// ultralytics' YOLOv9 weights.
 ///
 /// Examples:
+///   eval-yolov9 predict shapes.png                 # the embedded shapes detector
 ///   eval-yolov9 predict --model gelan-c --weights gelan-c.safetensors photos/ --out detections/
 ///   eval-yolov9 predict --model ultralytics-yolov9t --weights yolov9t.onnx bus.jpg --conf 0.4
 ///   eval-yolov9 predict --model yolov9-s --nc 3 --names names.txt --weights best.safetensors img.png
@@ -62,6 +63,10 @@ enum Command {
         /// Validation images folder in the YOLO layout instead of the run's.
         #[arg(long, value_name = "DIR")]
         val: Option<PathBuf>,
+        /// Weights to validate instead of the run's (.bpk, or a state dict in the reference's
+        /// naming: .safetensors, or a .pt state dict), with the run's model configuration.
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
         /// Output folder for pr_curve.png and val_metrics.json (default: the run directory).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -71,6 +76,14 @@ enum Command {
         /// Print the 12 numbers as one JSON object last on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write what was evaluated, as pycocotools reads it: OUT/val_predictions.json
+        /// (COCO results: image_id, category_id, bbox [x, y, w, h], score) and
+        /// OUT/val_ground_truth.json (COCO instances, with each image's file). Both are in
+        /// the letterboxed images' pixels (imgsz x imgsz), image ids are the split's indices and
+        /// category ids the class indices: `COCOeval(COCO(gt), COCO(gt).loadRes(pred), "bbox")`
+        /// gives the same 12 numbers.
+        #[arg(long)]
+        save_json: bool,
     },
     /// Print parameter counts and GFLOPs (2 x convolution multiply-accumulates) of models,
     /// unfused and fused, as a Markdown table.
@@ -125,17 +138,23 @@ fn coco(gt: &std::path::Path, detections: &std::path::Path, json: bool) -> anyho
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn val(
     checkpoint: &std::path::Path,
     val_dir: Option<&std::path::Path>,
+    weights: Option<&std::path::Path>,
     out: Option<&std::path::Path>,
     batch: usize,
     json: bool,
+    save_json: bool,
 ) -> anyhow::Result<()> {
     use zoo_eval::metrics::coco::STAT_NAMES;
     use zoo_eval::yolov9::{DetectionData, FAMILY, YoloSetup, evaluate_map};
     let setup: YoloSetup = zoo_weights::run::read_manifest(checkpoint, FAMILY)?;
-    let weights = zoo_weights::run::weights_path(checkpoint)?;
+    let weights = match weights {
+        Some(w) => w.to_path_buf(),
+        None => zoo_weights::run::weights_path(checkpoint)?,
+    };
     let device = burn::tensor::Device::flex();
     let cfg = YoloConfig::from_name(&setup.model, setup.num_classes)?;
     let model = load_for_inference(&cfg, &weights, &device)?;
@@ -148,7 +167,8 @@ fn val(
     };
     let splits = data.open(setup.imgsz, setup.num_classes)?;
     let (set, names) = (splits.val, splits.names);
-    let e = evaluate_map(&model, &set, batch, &device)?;
+    let measured = evaluate_map(&model, &set, batch, &device)?;
+    let e = &measured.eval;
     println!(
         "eval-yolov9: {} on {} validation images",
         weights.display(),
@@ -188,8 +208,22 @@ fn val(
     zoo_eval::plot::line_plot(&png, "precision-recall at IoU 0.5", "recall", &series)
         .map_err(anyhow::Error::msg)?;
     let metrics = e.stats_json();
-    zoo_weights::atomic::write_json_atomic(dir.join("val_metrics.json"), &metrics)
-        .with_context(|| format!("writing {}", dir.join("val_metrics.json").display()))?;
+    let mut files = vec![("val_metrics.json", metrics.clone())];
+    if save_json {
+        files.push((
+            "val_predictions.json",
+            serde_json::to_value(&measured.detections)?,
+        ));
+        files.push((
+            "val_ground_truth.json",
+            serde_json::to_value(&measured.ground_truth)?,
+        ));
+    }
+    for (name, value) in files {
+        let path = dir.join(name);
+        zoo_weights::atomic::write_json_atomic(&path, &value)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if json {
         println!("{metrics}");
     }
@@ -223,21 +257,26 @@ struct PredictArgs {
     /// Image files (.jpg, .png) or folders of them.
     #[arg(required = true, value_name = "IMAGE|DIR")]
     inputs: Vec<PathBuf>,
-    /// Model: gelan-{t,s,m,c,e}, yolov9-{t,s,m,c,e}, ultralytics-yolov9{t,s,m,c,e}.
-    #[arg(long, default_value = "gelan-c", value_parser = clap::builder::PossibleValuesParser::new(YoloConfig::NAMES))]
-    model: String,
-    /// Weight file (.safetensors, .pt state dict, .bpk, .onnx).
+    /// Model of --weights: gelan-{t,s,m,c,e}, yolov9-{t,s,m,c,e}, ultralytics-yolov9{t,s,m,c,e}
+    /// [default: gelan-c].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(YoloConfig::NAMES))]
+    model: Option<String>,
+    /// Weight file (.safetensors, .pt state dict, .bpk, .onnx). Without it, the embedded shapes
+    /// detector runs (gelan-t trained here on the generated discs, squares, triangles and rings;
+    /// see the YOLOv9 page).
     #[arg(long, value_name = "FILE")]
-    weights: PathBuf,
-    /// Number of classes of the weights.
-    #[arg(long, default_value_t = 80)]
-    nc: usize,
-    /// Class names, one per line (default: COCO's for 80 classes, class0, class1, ... otherwise).
+    weights: Option<PathBuf>,
+    /// Number of classes of --weights [default: 80].
+    #[arg(long)]
+    nc: Option<usize>,
+    /// Class names, one per line (default: COCO's for 80 classes, class0, class1, ... otherwise;
+    /// the shapes' names for the embedded detector).
     #[arg(long, value_name = "FILE")]
     names: Option<PathBuf>,
-    /// Letterbox size (longer side), a multiple of 32.
-    #[arg(long, default_value_t = 640)]
-    imgsz: u32,
+    /// Letterbox size (longer side), a multiple of 32 [default: 640; 256 for the embedded
+    /// detector, its training size].
+    #[arg(long)]
+    imgsz: Option<u32>,
     /// Pad to --imgsz x --imgsz instead of to the next multiple of 32.
     #[arg(long)]
     square: bool,
@@ -277,20 +316,42 @@ struct PredictArgs {
 }
 
 fn predict(a: &PredictArgs) -> anyhow::Result<()> {
-    if a.imgsz == 0 || !a.imgsz.is_multiple_of(32) {
-        bail!("--imgsz {} is not a positive multiple of 32", a.imgsz);
+    let embedded = a.weights.is_none();
+    if embedded && (a.model.is_some() || a.nc.is_some()) {
+        bail!(
+            "--model and --nc describe --weights; without --weights the embedded shapes detector (gelan-t, 4 classes) runs"
+        );
     }
-    if a.coco91 && a.nc != 80 {
-        bail!("--coco91 maps COCO's 80 classes; this model has {}", a.nc);
+    let imgsz = a.imgsz.unwrap_or(if embedded { 256 } else { 640 });
+    if imgsz == 0 || !imgsz.is_multiple_of(32) {
+        bail!("--imgsz {imgsz} is not a positive multiple of 32");
     }
-    let cfg = YoloConfig::from_name(&a.model, a.nc)?;
-    let names = class_names(a.names.as_deref(), a.nc)?;
+    let nc = if embedded {
+        zoo_datasets::detection::DETECTION_SHAPES.len()
+    } else {
+        a.nc.unwrap_or(80)
+    };
+    if a.coco91 && nc != 80 {
+        bail!("--coco91 maps COCO's 80 classes; this model has {nc}");
+    }
+    let names = match (&a.names, embedded) {
+        (None, true) => zoo_datasets::detection::DETECTION_SHAPES
+            .map(String::from)
+            .to_vec(),
+        (names, _) => class_names(names.as_deref(), nc)?,
+    };
     let device = zoo_eval::parse_device(&a.device)?;
     let images = collect_images(&a.inputs)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let model = load_for_inference(&cfg, &a.weights, &device)?;
+    let model = match &a.weights {
+        Some(w) => {
+            let cfg = YoloConfig::from_name(a.model.as_deref().unwrap_or("gelan-c"), nc)?;
+            load_for_inference(&cfg, w, &device)?
+        }
+        None => zoo_weights::yolov9::shapes_detector(&device)?.remove_pgi().fuse(),
+    };
     let lb = LetterboxConfig {
-        size: a.imgsz,
+        size: imgsz,
         minimal: !a.square,
         scale_up: !a.no_upscale,
         ..LetterboxConfig::default()
@@ -363,9 +424,19 @@ fn main() -> ExitCode {
         Command::Val {
             checkpoint,
             val: v,
+            weights,
             out,
             batch_size,
             json,
-        } => val(checkpoint, v.as_deref(), out.as_deref(), *batch_size, *json),
+            save_json,
+        } => val(
+            checkpoint,
+            v.as_deref(),
+            weights.as_deref(),
+            out.as_deref(),
+            *batch_size,
+            *json,
+            *save_json,
+        ),
     })
 }

@@ -11,7 +11,7 @@
 //! is made monotone and sampled at 101 recall points (0 beyond the last recall); empty cells are
 //! -1 and left out of the means.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -44,7 +44,7 @@ pub enum CocoError {
 pub use zoo_datasets::coco::{GroundTruth, GtAnnotation, GtCategory, GtImage, Id};
 
 /// A detection result (`[{"image_id", "category_id", "bbox", "score"}]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DetResult {
     /// Its image.
     pub image_id: Id,

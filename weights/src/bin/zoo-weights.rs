@@ -7,6 +7,7 @@
 //!     --expect text_features.npy --tol 1e-4
 //! zoo-weights verify --model clip-image --config tiny.json --weights image_tower.onnx --input x.npy --expect y.npy
 //! zoo-weights export-open-clip --weights runs/clip/model.bpk --preset shapes --out clip.safetensors --half
+//! zoo-weights export-yolov9 --model gelan-t --nc 4 --weights runs/yolo/model.bpk --out gelan-t.safetensors --half
 //! zoo-weights verify --model yolov9-c --nc 80 --weights yolov9-c.safetensors --input x.npy --expect y.npy
 //! zoo-weights inspect yolov9t.onnx
 //! ```
@@ -97,6 +98,26 @@ enum Command {
         /// Also fold BNs and RepConvN branches (a deploy file: load it into a fused model).
         #[arg(long)]
         fuse: bool,
+    },
+    /// Write a YOLOv9's weights (zoo .bpk, or any format `verify` reads) as a state dict in the
+    /// reference's naming (`model.N....`, BN weight/bias/running statistics; what
+    /// `verify --model`, `train-yolov9 --weights` and `eval-yolov9 --weights` read back).
+    ExportYolov9 {
+        /// gelan-{t,s,m,c,e}, yolov9-{t,s,m,c,e} or ultralytics-yolov9{t,s,m,c,e}.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(YoloConfig::NAMES))]
+        model: String,
+        /// Number of classes.
+        #[arg(long, default_value_t = 80)]
+        nc: usize,
+        /// The weights to export.
+        #[arg(long, value_name = "FILE")]
+        weights: PathBuf,
+        /// Output .safetensors (written atomically).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Store half precision (float16) instead of float32.
+        #[arg(long)]
+        half: bool,
     },
     /// Write a CLIP's weights (zoo .bpk, or any format `verify` reads) as an open_clip state dict
     /// in safetensors: `open_clip.model.CLIP(**config).load_state_dict(load_file(OUT))`.
@@ -354,6 +375,27 @@ fn main() -> ExitCode {
                 gelan.config().name(),
                 if fuse { " (fused)" } else { "" },
                 out.display()
+            );
+            Ok(true)
+        })(),
+        Command::ExportYolov9 {
+            model,
+            nc,
+            weights,
+            out,
+            half,
+        } => (|| {
+            let yolo = load_yolov9(
+                YoloConfig::from_name(&model, nc)?.init(&Device::flex())?,
+                &weights,
+            )?;
+            let bytes = to_safetensors(&zoo_weights::yolov9::state_dict(&yolo)?, half)?;
+            zoo_weights::write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "zoo-weights: {model} {} -> {} ({} bytes)",
+                weights.display(),
+                out.display(),
+                bytes.len()
             );
             Ok(true)
         })(),
