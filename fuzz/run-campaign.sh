@@ -3,7 +3,8 @@
 # limits that turn a hang or an unbounded allocation into a failure: one allocation over 1 GiB,
 # over 3 GiB resident, or 10 s for one input. Needs cargo-fuzz (`cargo install cargo-fuzz`) and
 # nightly, or, where no nightly toolchain can be installed, the stable one with
-# RUSTC_BOOTSTRAP=1 (which lets it take cargo-fuzz's -Z sanitizer flags); CARGO_TARGET_DIR is
+# RUSTC_BOOTSTRAP=1 (which lets it take cargo-fuzz's -Z sanitizer flags; FUZZ_TOOLCHAIN=stable
+# forces it); CARGO_TARGET_DIR is
 # honoured. A failing input lands in fuzz/artifacts/<target>/ (the run's log beside it); once
 # fixed, copy it to fuzz/regressions/<target>/, where `cargo test` and fuzz/replay.sh replay it.
 # The corpus grows in fuzz/corpus/<target>/; `--minimize` afterwards merges it into the
@@ -12,7 +13,9 @@
 #   fuzz/run-campaign.sh --minimize [TARGET...]
 set -uo pipefail
 cd "$(dirname "$0")"
-if cargo +nightly --version >/dev/null 2>&1; then
+# FUZZ_TOOLCHAIN=stable|nightly picks one; by default nightly where it is installed.
+toolchain=${FUZZ_TOOLCHAIN:-$(cargo +nightly --version >/dev/null 2>&1 && echo nightly || echo stable)}
+if [ "$toolchain" = nightly ]; then
     fuzz=(cargo +nightly fuzz)
 else
     export RUSTC_BOOTSTRAP=1

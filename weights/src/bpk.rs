@@ -75,13 +75,16 @@ pub fn load_module<M: Module>(module: M, path: impl AsRef<Path>) -> Result<M, Bp
     load_module_bytes(module, bytes, path)
 }
 
-/// Loads Burnpack `bytes` (read from `origin`, used in messages) into `module`.
+/// Loads Burnpack `bytes` (read from `origin`, used in messages) into `module`. Each tensor is
+/// converted to its parameter's dtype (a half-precision file loads into a float32 model): Burn
+/// keeps the stored dtype otherwise, and panics building a float parameter from integer data
+/// (found by the `bpk` fuzz target, `fuzz/regressions/bpk/`).
 pub fn load_module_bytes<M: Module>(module: M, bytes: Vec<u8>, origin: &Path) -> Result<M, BpkError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| BpkError::Decode {
         path: origin.to_path_buf(),
         message: e.to_string(),
     })?;
-    module.try_load_record(record).map_err(|e| BpkError::Mismatch {
+    module.try_load_record(record.cast_to_module_dtype()).map_err(|e| BpkError::Mismatch {
         path: origin.to_path_buf(),
         message: e.to_string(),
     })
