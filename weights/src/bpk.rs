@@ -84,8 +84,10 @@ pub fn load_module_bytes<M: Module>(module: M, bytes: Vec<u8>, origin: &Path) ->
         path: origin.to_path_buf(),
         message: e.to_string(),
     })?;
-    module.try_load_record(record.cast_to_module_dtype()).map_err(|e| BpkError::Mismatch {
-        path: origin.to_path_buf(),
-        message: e.to_string(),
-    })
+    module
+        .try_load_record(record.cast_to_module_dtype())
+        .map_err(|e| BpkError::Mismatch {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })
 }

@@ -192,48 +192,28 @@ fn verify_cli_reports_and_fails_above_tolerance() {
     let w = path("clip_tiny_weights.safetensors");
     let w = w.to_str().unwrap();
     let p = |p: &Path| p.to_str().unwrap().to_string();
-    let (code, text) = run(&[
-        "verify",
-        "--model",
-        "clip-image",
-        "--preset",
-        "tiny",
-        "--weights",
-        w,
-        "--input",
-        &p(&x),
-        "--expect",
-        &p(&good),
-    ]);
+    // `verify` of the tiny CLIP's `model` tower on `input` against `expect`.
+    let verify = |model: &str, input: &Path, expect: &Path| {
+        run(&[
+            "verify",
+            "--model",
+            model,
+            "--preset",
+            "tiny",
+            "--weights",
+            w,
+            "--input",
+            &p(input),
+            "--expect",
+            &p(expect),
+        ])
+    };
+    let (code, text) = verify("clip-image", &x, &good);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("max abs diff") && text.contains("OK"), "{text}");
-    let (code, text) = run(&[
-        "verify",
-        "--model",
-        "clip-text",
-        "--preset",
-        "tiny",
-        "--weights",
-        w,
-        "--input",
-        &p(&tok),
-        "--expect",
-        &p(&txt),
-    ]);
+    let (code, text) = verify("clip-text", &tok, &txt);
     assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run(&[
-        "verify",
-        "--model",
-        "clip-image",
-        "--preset",
-        "tiny",
-        "--weights",
-        w,
-        "--input",
-        &p(&x),
-        "--expect",
-        &p(&bad),
-    ]);
+    let (code, text) = verify("clip-image", &x, &bad);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("ABOVE TOLERANCE"), "{text}");
     // NaN fails the check from either side: an expected output that is all NaN (a NaN-dropping
@@ -246,19 +226,7 @@ fn verify_cli_reports_and_fails_above_tolerance() {
     pixels[5] = f32::NAN;
     let nan_input = npy_f32(dir.path(), "nan_x.npy", s, pixels);
     for (input, expect, side) in [(&x, &nan_expected, "expected"), (&nan_input, &good, "computed")] {
-        let (code, text) = run(&[
-            "verify",
-            "--model",
-            "clip-image",
-            "--preset",
-            "tiny",
-            "--weights",
-            w,
-            "--input",
-            &p(input),
-            "--expect",
-            &p(expect),
-        ]);
+        let (code, text) = verify("clip-image", input, expect);
         assert_eq!(code, Some(1), "{text}");
         assert!(
             text.contains("NOT FINITE") && text.contains(&format!("the {side} value at flat index")),
@@ -267,19 +235,7 @@ fn verify_cli_reports_and_fails_above_tolerance() {
         assert!(!text.contains("OK"), "{text}");
     }
     // Token ids given where images are expected: a clear error, not a panic.
-    let (code, text) = run(&[
-        "verify",
-        "--model",
-        "clip-image",
-        "--preset",
-        "tiny",
-        "--weights",
-        w,
-        "--input",
-        &p(&tok),
-        "--expect",
-        &p(&good),
-    ]);
+    let (code, text) = verify("clip-image", &tok, &good);
     assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains("t.npy") && text.contains("[B, 3, 32, 32]"),

@@ -243,3 +243,37 @@ fn verify_and_inspect_cli() {
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("unknown weight format"), "{text}");
 }
+
+/// `zoo-weights export-yolov9` writes the embedded shapes detector's own state dict back: in
+/// float32 bit for bit, in half precision within f16 rounding of the outputs.
+#[test]
+fn export_yolov9_round_trips_the_shapes_detector() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let detector = zoo_weights::yolov9::shapes_detector(&device).unwrap();
+    let bpk = dir.path().join("shapes.bpk");
+    zoo_weights::save_module(&detector, &bpk).unwrap();
+    let x = image(256, 256);
+    let want = values(detector.clone().remove_pgi().fuse().predict(x.clone()));
+    for (half, tol) in [(false, 0.0), (true, 2e-2)] {
+        let out = dir.path().join(format!("half-{half}.safetensors"));
+        let mut args = vec!["export-yolov9", "--model", "gelan-t", "--nc", "4", "--weights"];
+        args.extend([bpk.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        if half {
+            args.push("--half");
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_zoo-weights"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let back = load_yolov9(fresh("gelan-t", 4), &out).unwrap();
+        let got = values(back.remove_pgi().fuse().predict(x.clone()));
+        let (d, scale) = max_abs_diff(&got, &want);
+        assert!(
+            d <= tol * scale.max(1.0),
+            "half {half}: outputs differ by {d} (scale {scale})"
+        );
+    }
+}

@@ -127,8 +127,9 @@ fn span(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize
     }
 }
 
-/// One product through the gemm crate: `dst` (m x n, row stride `dst_rs`, unit column stride)
-/// = [dst +] lhs (m x depth) rhs (depth x n), `lhs` and `rhs` given by (column, row) strides.
+/// One product through the gemm crate: `dst` (`[m, n, depth]` = `mnk`: m x n, row stride
+/// `dst_rs`, unit column stride) = [dst +] lhs (m x depth) rhs (depth x n), `lhs` and `rhs`
+/// given by (column, row) strides.
 /// The operands' extents are asserted against their slices.
 ///
 /// # Safety
@@ -498,31 +499,6 @@ pub fn conv2d_backward_slice(
     } else {
         gemm::Parallelism::Rayon(threads)
     };
-    // dst (m x n, row stride dst_rs) = [dst +] lhs (m x k) rhs (k x n), lhs and rhs given by
-    // (column, row) strides.
-    #[allow(clippy::too_many_arguments)]
-    let gemm = |m: usize,
-                n: usize,
-                depth: usize,
-                dst: &mut [f32],
-                dst_rs: usize,
-                accumulate: bool,
-                lhs: &[f32],
-                lhs_strides: [usize; 2],
-                rhs: &[f32],
-                rhs_strides: [usize; 2]| {
-        gemm_into(
-            [m, n, depth],
-            dst,
-            dst_rs,
-            accumulate,
-            lhs,
-            lhs_strides,
-            rhs,
-            rhs_strides,
-            parallelism,
-        )
-    };
     // dW over a set of images, accumulated into `acc` (`[C_out, k]`).
     let weight_grad = |acc: &mut [f32], b: usize, col: &mut Vec<f32>| {
         let image = &x[b * image_in..(b + 1) * image_in];
@@ -537,10 +513,8 @@ pub fn conv2d_backward_slice(
                 col
             };
             // dW_g (c_out_g x k) += dY_g (c_out_g x plane_out) cols^T (plane_out x k).
-            gemm(
-                c_out_g,
-                k,
-                plane_out,
+            gemm_into(
+                [c_out_g, k, plane_out],
                 &mut acc[group * c_out_g * k..(group + 1) * c_out_g * k],
                 k,
                 true,
@@ -548,6 +522,7 @@ pub fn conv2d_backward_slice(
                 [1, plane_out],
                 cols,
                 [plane_out, 1],
+                parallelism,
             );
         }
     };
@@ -562,33 +537,24 @@ pub fn conv2d_backward_slice(
             let w_g = &weight[group * c_out_g * k..(group + 1) * c_out_g * k];
             let dy_g = &dy[group * c_out_g * plane_out..];
             // cols(dx) (k x plane_out) = W_g^T (k x c_out_g) dY_g (c_out_g x plane_out).
-            if pointwise {
-                gemm(
-                    k,
-                    plane_out,
-                    c_out_g,
-                    dx,
+            let w_t_dy = |dst: &mut [f32]| {
+                gemm_into(
+                    [k, plane_out, c_out_g],
+                    dst,
                     plane_out,
                     false,
                     w_g,
                     [k, 1],
                     dy_g,
                     [1, plane_out],
-                );
+                    parallelism,
+                )
+            };
+            if pointwise {
+                w_t_dy(dx);
             } else {
                 col.resize(k * plane_out, 0.0);
-                gemm(
-                    k,
-                    plane_out,
-                    c_out_g,
-                    col,
-                    plane_out,
-                    false,
-                    w_g,
-                    [k, 1],
-                    dy_g,
-                    [1, plane_out],
-                );
+                w_t_dy(col);
                 col2im_add(col, dx, c_in_g, g, [h_out, w_out]);
             }
         }

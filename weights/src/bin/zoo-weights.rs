@@ -109,31 +109,47 @@ enum Command {
         /// Number of classes.
         #[arg(long, default_value_t = 80)]
         nc: usize,
-        /// The weights to export.
-        #[arg(long, value_name = "FILE")]
-        weights: PathBuf,
-        /// Output .safetensors (written atomically).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Store half precision (float16) instead of float32.
-        #[arg(long)]
-        half: bool,
+        #[command(flatten)]
+        export: Export,
     },
     /// Write a CLIP's weights (zoo .bpk, or any format `verify` reads) as an open_clip state dict
     /// in safetensors: `open_clip.model.CLIP(**config).load_state_dict(load_file(OUT))`.
     ExportOpenClip {
         #[command(flatten)]
         arch: Arch,
-        /// The weights to export.
-        #[arg(long, value_name = "FILE")]
-        weights: PathBuf,
-        /// Output .safetensors (written atomically).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Store half precision (float16) instead of float32.
-        #[arg(long)]
-        half: bool,
+        #[command(flatten)]
+        export: Export,
     },
+}
+
+/// What the export commands read and write.
+#[derive(Args, Debug)]
+struct Export {
+    /// The weights to export.
+    #[arg(long, value_name = "FILE")]
+    weights: PathBuf,
+    /// Output .safetensors (written atomically).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Store half precision (float16) instead of float32.
+    #[arg(long)]
+    half: bool,
+}
+
+impl Export {
+    /// Writes `tensors` to `--out` as safetensors and says so.
+    fn write(&self, what: &str, tensors: &[zoo_weights::tensors::NamedTensor]) -> anyhow::Result<bool> {
+        let bytes = to_safetensors(tensors, self.half)?;
+        zoo_weights::write_atomic(&self.out, &bytes)
+            .with_context(|| format!("writing {}", self.out.display()))?;
+        eprintln!(
+            "zoo-weights: {what}{} -> {} ({} bytes)",
+            self.weights.display(),
+            self.out.display(),
+            bytes.len()
+        );
+        Ok(true)
+    }
 }
 
 /// The architecture of the weights.
@@ -378,44 +394,15 @@ fn main() -> ExitCode {
             );
             Ok(true)
         })(),
-        Command::ExportYolov9 {
-            model,
-            nc,
-            weights,
-            out,
-            half,
-        } => (|| {
-            let yolo = load_yolov9(
-                YoloConfig::from_name(&model, nc)?.init(&Device::flex())?,
-                &weights,
-            )?;
-            let bytes = to_safetensors(&zoo_weights::yolov9::state_dict(&yolo)?, half)?;
-            zoo_weights::write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!(
-                "zoo-weights: {model} {} -> {} ({} bytes)",
-                weights.display(),
-                out.display(),
-                bytes.len()
-            );
-            Ok(true)
+        Command::ExportYolov9 { model, nc, export } => (|| {
+            let cfg = YoloConfig::from_name(&model, nc)?;
+            let yolo = load_yolov9(cfg.init(&Device::flex())?, &export.weights)?;
+            export.write(&format!("{model} "), &zoo_weights::yolov9::state_dict(&yolo)?)
         })(),
-        Command::ExportOpenClip {
-            arch,
-            weights,
-            out,
-            half,
-        } => (|| {
+        Command::ExportOpenClip { arch, export } => (|| {
             let cfg = clip_config(&arch)?;
-            let model = load_clip(cfg.init(&Device::flex())?, &weights)?;
-            let bytes = to_safetensors(&to_open_clip(&model)?, half)?;
-            zoo_weights::write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!(
-                "zoo-weights: {} -> {} ({} bytes)",
-                weights.display(),
-                out.display(),
-                bytes.len()
-            );
-            Ok(true)
+            let model = load_clip(cfg.init(&Device::flex())?, &export.weights)?;
+            export.write("", &to_open_clip(&model)?)
         })(),
     };
     match result {
