@@ -146,10 +146,11 @@ fn json_output_resume_guard_and_data_parallel_flag() {
 
 #[test]
 fn tour_runs_the_loop_end_to_end() {
-    // The MLP only: the image families' tour entries train for minutes; their binaries are
-    // exercised on tiny data in tests/families.rs.
+    // The MLP, and YOLOv9's entry (it evaluates the embedded detector, no training): the image
+    // families' tour entries train for minutes; their binaries are exercised on tiny data in
+    // tests/families.rs.
     let o = Command::new(TOUR)
-        .args(["--quiet", "--json", "--only", "mlp"])
+        .args(["--quiet", "--json", "--only", "mlp,yolov9"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -162,6 +163,15 @@ fn tour_runs_the_loop_end_to_end() {
         .find(|r| r["family"] == "mlp")
         .unwrap();
     assert!(mlp["value"].as_f64().unwrap() > 0.9, "{mlp}");
+    // The committed detector on 64 unseen images: mAP@.5:.95 0.785 (2026-12-07); chance is 0.
+    let yolo = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["family"] == "yolov9")
+        .unwrap();
+    let map = yolo["value"].as_f64().unwrap();
+    assert!(map.is_finite() && map > 0.7, "{yolo}");
     let o = Command::new(TOUR).args(["--only", "nope"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
 }

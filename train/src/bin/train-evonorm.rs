@@ -16,7 +16,8 @@ use zoo_train::evonorm::{EvoNormRun, train};
 /// Train a ResNet-18/26/50 (or pre-activation ResNetV2) whose normalization-activation layers are
 /// BN-ReLU, GN-ReLU or an EvoNorm (Liu et al., NeurIPS 2020), on the generated Shapes-10 set or an
 /// ImageFolder (--data). Defaults: pre-activation ResNetV2-18 width 16 with a CIFAR stem, EvoNorm-S0 with 8 groups, SGD Nesterov
-/// lr 0.1 at batch 128 with cosine decay, 10 epochs. Scale --lr linearly when changing
+/// lr 0.1 at batch 128, a 3-epoch linear warmup (EvoNorm-B0 stays at chance without one) and
+/// cosine decay, 10 epochs. Scale --lr linearly when changing
 /// --batch-size. EvoNorms sit where the TensorFlow reference puts them (affine-only EvoNorm with
 /// gamma 0 closing each block and on projection shortcuts).
 #[derive(Parser, Debug)]
