@@ -20,6 +20,15 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
     (o.status.code(), text)
 }
 
+/// A JSON array of numbers (a record's `bbox`).
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
@@ -91,12 +100,7 @@ fn predict_writes_records_in_image_pixels_and_annotated_images() {
     };
     for r in &records {
         let (w, h) = dims(r["file_name"].as_str().unwrap());
-        let b: Vec<f64> = r["bbox"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
+        let b = floats(&r["bbox"]);
         assert!(
             b[0] >= 0.0 && b[1] >= 0.0 && b[0] + b[2] <= w + 1e-3 && b[1] + b[3] <= h + 1e-3,
             "{r}"
@@ -371,12 +375,7 @@ fn predict_runs_the_embedded_detector_out_of_the_box() {
             let gt = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
             objects += 1;
             found += usize::from(dets.iter().any(|d| {
-                let b: Vec<f64> = d["bbox"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap())
-                    .collect();
+                let b = floats(&d["bbox"]);
                 let det = [b[0], b[1], b[0] + b[2], b[1] + b[3]];
                 let inter = (gt[2].min(det[2]) - gt[0].max(det[0])).max(0.0)
                     * (gt[3].min(det[3]) - gt[1].max(det[1])).max(0.0);

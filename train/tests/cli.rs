@@ -156,20 +156,14 @@ fn tour_runs_the_loop_end_to_end() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let rows: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    let mlp = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["family"] == "mlp")
-        .unwrap();
+    let row = |family: &str| {
+        let found = rows.as_array().unwrap().iter().find(|r| r["family"] == family);
+        found.unwrap_or_else(|| panic!("no {family} row in {rows}"))
+    };
+    let mlp = row("mlp");
     assert!(mlp["value"].as_f64().unwrap() > 0.9, "{mlp}");
     // The committed detector on 64 unseen images: mAP@.5:.95 0.785 (2026-12-07); chance is 0.
-    let yolo = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["family"] == "yolov9")
-        .unwrap();
+    let yolo = row("yolov9");
     let map = yolo["value"].as_f64().unwrap();
     assert!(map.is_finite() && map > 0.7, "{yolo}");
     let o = Command::new(TOUR).args(["--only", "nope"]).output().unwrap();
