@@ -10,16 +10,11 @@ Standard library only.
 import argparse
 import csv
 import os
-import statistics
 import subprocess
 
+from common import mean_std as ms, write_table
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def ms(values, digits):
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def main():
@@ -43,10 +38,7 @@ def main():
             col = lambda k: [float(x[k]) for x in r]
             lines.append(f"| {lam} | {fairness.upper()} | {ms(col('stream_accuracy'), 4)} | {ms(col('stream_dp'), 3)} | "
                          f"{ms(col('stream_eo'), 3)} | {ms(col('test_accuracy'), 4)} | {ms(col('test_dp'), 3)} | {ms(col('test_eo'), 3)} |")
-    table = "\n".join(lines)
-    print(table)
-    with open(os.path.join(a.out, "table.md"), "w") as f:
-        f.write(table + "\n")
+    write_table(a.out, lines)
 
 
 if __name__ == "__main__":

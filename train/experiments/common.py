@@ -39,3 +39,18 @@ def cell(values):
         return f"{100 * values[0]:.1f}"
     each = ", ".join(f"{100 * x:.1f}" for x in values)
     return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f} ({each})"
+
+
+def mean_std(values, digits):
+    """`mean ± std` (sample std) with `digits` decimals, or the one value."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def write_table(out, lines):
+    """Prints the Markdown table `lines` and writes it to out/table.md."""
+    table = "\n".join(lines)
+    print(table)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(table + "\n")
