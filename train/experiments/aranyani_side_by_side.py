@@ -31,6 +31,7 @@ The orchestration needs only the standard library; the reference child runs unde
 skipped. Prints and writes a Markdown table (mean ± std over seeds, seconds per run).
 """
 import argparse
+import csv
 import json
 import os
 import statistics
@@ -141,7 +142,6 @@ def main():
                         "--quiet"], check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(ours_out, "seconds"), "w") as f:
             f.write(str(time.time() - t))
-    import csv
     with open(os.path.join(ours_out, "sweep.csv")) as f:
         rows = list(csv.DictReader(f))
     with open(os.path.join(ours_out, "seconds")) as f:

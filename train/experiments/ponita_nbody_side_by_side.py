@@ -44,7 +44,7 @@ import sys
 import time
 import types
 
-from common import mean_std, write_table
+from common import mean_std, train_run, write_table
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -176,14 +176,10 @@ def reference_run(args, seed, out):
 
 
 def ours_run(args, seed, out, grid):
-    """One train-ponita run (skipped when out already holds one); its test-MSE curve."""
-    if not os.path.exists(os.path.join(out, "metrics.json")):
-        cmd = [args.binary, "--data-path", args.data, "--hidden", str(args.hidden), "--max-train",
-               str(args.max_train), "--max-eval", "2000", "--epochs", str(args.epochs), "--seed",
-               str(seed), "--grid", grid, "--out", out, "--quiet", "--json"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr.strip())
+    """One train-ponita run (skipped when finished, resumed when interrupted); its test-MSE curve."""
+    train_run(args.binary, out, ["--data-path", args.data, "--hidden", str(args.hidden), "--max-train",
+                                 str(args.max_train), "--max-eval", "2000", "--epochs", str(args.epochs),
+                                 "--seed", str(seed), "--grid", grid])
     curve, seconds = [], 0.0
     with open(os.path.join(out, "log.jsonl")) as f:
         for line in f:
@@ -230,8 +226,7 @@ def main():
         ref_out = os.path.join(args.out, f"reference-{seed}")
         if not os.path.exists(os.path.join(ref_out, "curve.json")):
             os.makedirs(ref_out, exist_ok=True)
-            cmd = [sys.executable, os.path.abspath(__file__), "--side", "reference", "--seed", str(seed)] + [
-                a for a in sys.argv[1:]]
+            cmd = [sys.executable, os.path.abspath(__file__), "--side", "reference", "--seed", str(seed)] + sys.argv[1:]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError(r.stderr[-4000:])

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use zoo_check::max_abs_diff;
 use zoo_resnet::{Depth, NormKind, ResNet, ResNetConfig, Stem};
 use zoo_weights::fixture::{Fixture, path};
-use zoo_weights::import::{KeyMap, load_safetensors_bytes};
+use zoo_weights::import::{KeyMap, load_safetensors};
 use zoo_weights::tensors::module_tensors;
 
 const STEPS: usize = 12;
@@ -32,25 +32,19 @@ fn net(norm: &str, device: &Device) -> ResNet {
 }
 
 /// The fixture's `<tag>.<part>.` tensors into `model` (they are stored under our module paths).
-fn load(model: ResNet, bytes: &[u8], tag: &str, part: &str) -> ResNet {
+fn load(model: ResNet, tag: &str, part: &str) -> ResNet {
     let map = KeyMap {
         only: Some(format!("^{tag}\\.{part}\\.")),
         remaps: vec![(format!("^{tag}\\.{part}\\.(.*)$"), "$1".into())],
         skip_enum_variants: true,
         ..KeyMap::default()
     };
-    load_safetensors_bytes(
-        model,
-        bytes.to_vec(),
-        &path("evonorm_trajectory.safetensors"),
-        &map,
-    )
-    .unwrap_or_else(|e| panic!("{tag}.{part}: {e}"))
+    load_safetensors(model, &path("evonorm_trajectory.safetensors"), &map)
+        .unwrap_or_else(|e| panic!("{tag}.{part}: {e}"))
 }
 
 fn trajectory_matches_timm(tag: &str, norm: &str) {
     let device = Device::flex().autodiff();
-    let bytes = std::fs::read(path("evonorm_trajectory.safetensors")).unwrap();
     let fx = Fixture::committed("evonorm_trajectory.safetensors").unwrap();
     let batches: Vec<(Tensor<4>, Tensor<1, Int>)> = (0..BATCHES)
         .map(|k| {
@@ -59,7 +53,7 @@ fn trajectory_matches_timm(tag: &str, norm: &str) {
             (x, y.int())
         })
         .collect();
-    let mut model = load(net(norm, &device), &bytes, tag, "init").train();
+    let mut model = load(net(norm, &device), tag, "init").train();
     let mut train = zoo_train::evonorm::default_train();
     train.optimizer.lr = LR;
     let mut optim = train.optimizer.init(0).unwrap();
@@ -82,7 +76,7 @@ fn trajectory_matches_timm(tag: &str, norm: &str) {
 
     // Every tensor after the last step, under one naming: the expected state loaded into a second
     // net through the same key map.
-    let expected = load(net(norm, &device), &bytes, tag, "final");
+    let expected = load(net(norm, &device), tag, "final");
     let got = module_tensors(&model.valid()).unwrap();
     let want = module_tensors(&expected.valid()).unwrap();
     assert_eq!(got.len(), want.len());
