@@ -19,6 +19,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RecordState, SgdConfig, StateSink, StateSource};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Which update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -183,13 +184,14 @@ impl OptimizerConfig {
 
     /// The rule for one parameter group with weight decay `wd`; a momentum warmup lasts
     /// `warmup_steps` optimizer steps.
-    fn rule(&self, wd: f64, warmup_steps: usize) -> Rule {
+    fn rule(&self, wd: f64, warmup_steps: usize, step_ticks: Option<Arc<[usize]>>) -> Rule {
         let decay = (wd > 0.0).then(|| WeightDecayConfig::new(wd as f32));
         match self.kind {
             OptimizerKind::Sgd if self.warmup_momentum.is_some() => Rule::WarmupSgd(WarmupSgd {
                 momentum: self.momentum,
                 warmup_momentum: self.warmup_momentum.unwrap_or(self.momentum),
                 warmup_steps,
+                step_ticks,
                 nesterov: self.nesterov,
                 dampening: self.dampening,
                 weight_decay: wd,
@@ -223,13 +225,28 @@ impl OptimizerConfig {
     /// Builds the module optimizer (base rule plus one rule per group); `warmup_steps` is the
     /// schedule's warmup ([`Schedule::warmup_steps`]), over which `warmup_momentum` rises.
     pub fn init(&self, warmup_steps: usize) -> Result<ModuleOptimizer, OptimError> {
+        self.init_ticked(warmup_steps, None)
+    }
+
+    /// [`OptimizerConfig::init`] for a schedule that counts ticks rather than steps: the warmup
+    /// lasts `warmup_ticks`, and `step_ticks[k]` is the tick of update `k` during it
+    /// ([`crate::trainer::TrainConfig::warmup_step_ticks`]); `None` makes both count updates.
+    pub fn init_ticked(
+        &self,
+        warmup_ticks: usize,
+        step_ticks: Option<Arc<[usize]>>,
+    ) -> Result<ModuleOptimizer, OptimError> {
         self.validate()?;
         let base_wd = self.effective_weight_decay();
-        let mut optim = self.rule(base_wd, warmup_steps).init();
+        let mut optim = self.rule(base_wd, warmup_ticks, step_ticks.clone()).init();
         for g in &self.groups {
             let group = regex_group(&g.params)?;
             optim = self
-                .rule(g.weight_decay.unwrap_or(base_wd), warmup_steps)
+                .rule(
+                    g.weight_decay.unwrap_or(base_wd),
+                    warmup_ticks,
+                    step_ticks.clone(),
+                )
                 .add_to(optim, group);
         }
         Ok(optim)
@@ -310,8 +327,11 @@ pub struct WarmupSgd {
     pub momentum: f64,
     /// Momentum of the first update.
     pub warmup_momentum: f64,
-    /// Updates over which the momentum rises.
+    /// Updates (or ticks, with `step_ticks`) over which the momentum rises.
     pub warmup_steps: usize,
+    /// The tick of each update during the warmup, when updates cover a varying number of
+    /// batches (YOLO's ramped nominal batch); `None`: update `k` is at tick `k`.
+    pub step_ticks: Option<Arc<[usize]>>,
     /// Nesterov momentum.
     pub nesterov: bool,
     /// Dampening (PyTorch: 0).
@@ -349,6 +369,13 @@ impl<const D: usize> RecordState for WarmupSgdState<D> {
 impl WarmupSgd {
     /// Momentum of update `time` (0-based).
     pub fn momentum_at(&self, time: usize) -> f64 {
+        let time = match &self.step_ticks {
+            Some(ticks) => match ticks.get(time) {
+                Some(&t) => t,
+                None => return self.momentum,
+            },
+            None => time,
+        };
         if time >= self.warmup_steps {
             return self.momentum;
         }

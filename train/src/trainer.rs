@@ -230,6 +230,52 @@ impl TrainConfig {
         }
     }
 
+    /// Batches per device in the optimizer step that ends at global tick `tick` (a tick is one
+    /// batch per device), with a warmup of `warmup_ticks` ticks. `nominal_batch` ramps the
+    /// accumulation during the warmup as `train_dual.py` does: `max(1, round(interp(tick, [0,
+    /// nw], [1, nbs / (batch x devices)])))`, then holds [`TrainConfig::accumulation`]. Without
+    /// it, `grad_accumulation` throughout.
+    pub fn accumulation_at(&self, tick: usize, warmup_ticks: usize, devices: usize) -> usize {
+        match self.nominal_batch {
+            Some(nbs) if tick <= warmup_ticks && warmup_ticks > 0 => {
+                let full = nbs as f64 / (self.batch_size * devices.max(1)) as f64;
+                let x = 1.0 + (full - 1.0) * tick as f64 / warmup_ticks as f64;
+                (x.round_ties_even() as usize).max(1)
+            }
+            _ => self.accumulation(devices),
+        }
+    }
+
+    /// Ticks in the optimizer step that starts at global tick `start` with `left` ticks left in
+    /// the epoch: the reference steps at tick `t` once `t - last_step >= accumulate(t)`; an
+    /// epoch's last group steps whatever its size (the reference carries it into the next epoch).
+    pub fn group_ticks(&self, start: usize, left: usize, warmup_ticks: usize, devices: usize) -> usize {
+        let mut k = 1;
+        while k < left && k < self.accumulation_at(start + k - 1, warmup_ticks, devices) {
+            k += 1;
+        }
+        k
+    }
+
+    /// The last tick of each optimizer step that starts within the warmup, for a run of
+    /// `ticks_per_epoch` ticks per epoch: where [`crate::optim::WarmupSgd`]'s momentum ramp reads
+    /// its position when steps cover a varying number of batches.
+    pub fn warmup_step_ticks(
+        &self,
+        ticks_per_epoch: usize,
+        warmup_ticks: usize,
+        devices: usize,
+    ) -> Vec<usize> {
+        let (mut out, mut t) = (Vec::new(), 0);
+        let total = ticks_per_epoch * self.epochs;
+        while t <= warmup_ticks && t < total {
+            let left = ticks_per_epoch - t % ticks_per_epoch;
+            t += self.group_ticks(t, left, warmup_ticks, devices);
+            out.push(t - 1);
+        }
+        out
+    }
+
     /// The optimizer settings with `nominal_batch`'s weight-decay scaling applied.
     pub fn optimizer_for(&self, devices: usize) -> OptimizerConfig {
         let mut o = self.optimizer.clone();
@@ -617,6 +663,21 @@ impl Trainer {
         batches.div_ceil(c.accumulation(n_dev) * n_dev)
     }
 
+    /// Schedule ticks per epoch for `n` training items: optimizer steps, or with
+    /// `nominal_batch` batches per device, as the reference's warmup and rates count them.
+    fn ticks_per_epoch(&self, n: usize) -> usize {
+        let c = &self.config;
+        if c.nominal_batch.is_none() {
+            return self.steps_per_epoch(n);
+        }
+        let batches = if c.drop_last {
+            n / c.batch_size
+        } else {
+            n.div_ceil(c.batch_size)
+        };
+        batches.div_ceil(self.devices.len().max(1))
+    }
+
     /// Trains `model` (created on any device; it is moved to the main device with autodiff).
     pub fn fit<M: TrainModel, I: Send>(
         &self,
@@ -646,11 +707,20 @@ impl Trainer {
         }
 
         let optimizer = c.optimizer_for(n_dev);
-        let warmup = Schedule::new(c.schedule.clone(), optimizer.lr, spe, c.epochs)
+        let ticks_per_epoch = self.ticks_per_epoch(data.train.len());
+        let warmup = Schedule::new(c.schedule.clone(), optimizer.lr, ticks_per_epoch, c.epochs)
             .map_err(TrainError::Config)?
             .warmup_steps();
-        let mut optim = optimizer.init(warmup)?;
-        let mut sched = optimizer.scheduler(&c.schedule, spe, c.epochs)?;
+        // With a nominal batch the schedule, the warmup and the accumulation ramp count ticks
+        // (batches per device); the momentum ramp then needs the tick of each warmup step.
+        let mut optim = match c.nominal_batch {
+            Some(_) => optimizer.init_ticked(
+                warmup,
+                Some(c.warmup_step_ticks(ticks_per_epoch, warmup, n_dev).into()),
+            )?,
+            None => optimizer.init(warmup)?,
+        };
+        let mut sched = optimizer.scheduler(&c.schedule, ticks_per_epoch, c.epochs)?;
         let avg_group = c
             .average
             .as_ref()
@@ -730,7 +800,6 @@ impl Trainer {
                 message: e.to_string(),
             })?;
         let multi = (n_dev > 1).then(|| MultiDevicesTrainStep::<Replica<M>>::new(&devices));
-        let step_group = c.accumulation(n_dev) * n_dev;
         let mut steps_this_process = 0u64;
         let mut stopped_early = false;
         let mut last_lr = 0.0;
@@ -750,8 +819,12 @@ impl Trainer {
             let mut cursor = state.batch_cursor;
 
             while cursor < batches.len() {
-                // One optimizer step: `step_group` micro-batches (fewer at the end of the epoch).
-                let group_end = (cursor + step_group).min(batches.len());
+                // One optimizer step: a group of ticks of one batch per device (fewer at the end
+                // of the epoch). Groups start on tick boundaries: cursor is a multiple of n_dev.
+                let ticks_left = (batches.len() - cursor).div_ceil(n_dev);
+                let start_tick = epoch * ticks_per_epoch + cursor / n_dev;
+                let ticks = c.group_ticks(start_tick, ticks_left, warmup, n_dev);
+                let group_end = (cursor + ticks * n_dev).min(batches.len());
                 let mut micro = 0;
                 for chunk_start in (cursor..group_end).step_by(n_dev) {
                     let chunk_end = (chunk_start + n_dev).min(group_end);
@@ -812,7 +885,14 @@ impl Trainer {
                 let grad_norm = c
                     .grad_clip_norm
                     .map(|max| clip_grad_norm(&model, &mut grads, max));
-                let lr = sched.step();
+                // The schedule advances once per tick when it counts ticks (the rate of the
+                // group's last tick applies, as the reference sets it before every batch).
+                let mut lr = sched.step();
+                if c.nominal_batch.is_some() {
+                    for _ in 1..ticks {
+                        lr = sched.step();
+                    }
+                }
                 last_lr = lr.base();
                 model = optim.step(lr, model, grads);
                 state.step += 1;

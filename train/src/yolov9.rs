@@ -2,7 +2,7 @@
 //! yolov9-*), their augmentation (mosaic, random affine, mixup, HSV, flips, close-mosaic), SGD
 //! with Nesterov momentum and no weight decay on biases and batch-norm parameters, their warmup
 //! (bias rate 0.1 -> lr0, momentum 0.8 -> 0.937) then linear decay to 1 %, gradient-norm
-//! clipping at 10, optional nominal-batch accumulation, EMA of the weights (0.9999, ramp 2000),
+//! clipping at 10, the nominal batch of 64 (accumulation ramped over the warmup), EMA of the weights (0.9999, ramp 2000),
 //! COCO mAP of the EMA model on the validation split each epoch.
 
 use crate::cli::RunConfig;
@@ -45,10 +45,11 @@ pub struct YoloRun {
 /// momentum 0.937, weight decay 5e-4 on weights only (biases and BN parameters without); a
 /// warmup over max(3 epochs, 100 steps) in which biases' rate falls from 0.1 to lr0, every other
 /// rate rises from 0 and momentum rises from 0.8; then linear decay to 0.01 x; gradient clipping
-/// 10; EMA. Deviations, for a run that fits a CPU: 10 epochs at batch 8 instead of 500 at
-/// 16-128, no nominal-batch accumulation (set `train.nominal_batch` to 64 for the reference's:
-/// at batch 8 it takes one step per 8 batches), decay per step rather than per epoch, and the
-/// warmup counted in optimizer steps rather than batches.
+/// 10; EMA; the nominal batch 64: gradients summed over `round(64 / batch)` batches per step,
+/// that count ramped from 1 over the warmup, weight decay scaled by `batch x accumulation / 64`,
+/// and the warmup and rates counted in batches. Deviations, for a run that fits a CPU: 10 epochs
+/// at batch 8 instead of 500 at 16-128, decay per batch rather than per epoch, and an epoch's
+/// last partial group steps at the epoch's end rather than carrying into the next.
 pub fn default_train() -> TrainConfig {
     TrainConfig {
         epochs: 10,
@@ -89,6 +90,7 @@ pub fn default_train() -> TrainConfig {
             ..Default::default()
         },
         grad_clip_norm: Some(10.0),
+        nominal_batch: Some(64),
         ema: Some(EmaConfig::default()),
         valid_every: 1,
         best_metric: Some("map50_95".into()),

@@ -108,6 +108,8 @@ fn two_devices_equal_one_device_with_twice_the_batch() {
     mean.train.optimizer.kind = zoo_train::optim::OptimizerKind::Sgd;
     mean.train.optimizer.lr = 0.2;
     mean.train.optimizer.weight_decay = Some(0.0);
+    // A constant rate: with a nominal batch the schedule counts batches, not steps.
+    mean.train.schedule = zoo_train::schedule::ScheduleConfig::default();
     let mut nominal = mean.clone();
     nominal.train.grad_accumulation = 1;
     nominal.train.nominal_batch = Some(32);
@@ -129,6 +131,77 @@ fn two_devices_equal_one_device_with_twice_the_batch() {
     c.batch_size = 8;
     assert_eq!((c.accumulation(1), c.accumulation(2)), (8, 4));
     assert!((c.optimizer_for(2).effective_weight_decay() - 5e-4).abs() < 1e-12);
+}
+
+#[test]
+fn nominal_batch_ramps_its_accumulation_over_the_warmup_as_train_dual_does() {
+    use zoo_train::schedule::{Decay, ScheduleConfig, Unit, Warmup};
+    let _serial = serial();
+    // train_dual.py at bs 8, nbs 64, nw 120: accumulate = max(1, round(interp(ni, [0, 120], [1, 8])))
+    // (numpy rounds ties to even: 1 + 7 x 60 / 120 = 4.5 -> 4), steps at ni once ni - last >= it.
+    let mut c = zoo_train::TrainConfig {
+        batch_size: 8,
+        nominal_batch: Some(64),
+        epochs: 50,
+        ..Default::default()
+    };
+    let acc: Vec<usize> = [0, 8, 9, 17, 60, 119, 120, 500]
+        .iter()
+        .map(|&t| c.accumulation_at(t, 120, 1))
+        .collect();
+    assert_eq!(acc, [1, 1, 2, 2, 4, 8, 8, 8]);
+    // ni 0..8 step every batch; ni 9 needs 2 (step at 10), and so on.
+    let ticks = c.warmup_step_ticks(40, 120, 1);
+    assert_eq!(&ticks[..11], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12]);
+    assert!(ticks.windows(2).all(|w| w[1] > w[0]) && *ticks.last().unwrap() >= 120);
+    // Without a nominal batch nothing ramps.
+    c.nominal_batch = None;
+    c.grad_accumulation = 3;
+    assert_eq!(c.accumulation_at(0, 120, 1), 3);
+
+    // The loop: 300 items at batch 50 = 6 ticks per epoch, full accumulation 200 / 50 = 4, a
+    // warmup of 5 ticks: acc(t) = round(1 + 3t/5) = 1, 2, 2, 3, 3, 4. Epoch 1 steps at ticks 0,
+    // 2 and 5 (its end), epoch 2 at 9 and 11: 5 steps (4 without the ramp). The schedule counts
+    // ticks, so each epoch's last rate is the linear decay's at ticks 5 and 11 of 12.
+    let mut run = small_run(2);
+    run.train.batch_size = 50;
+    run.train.nominal_batch = Some(200);
+    run.train.optimizer.kind = zoo_train::optim::OptimizerKind::Sgd;
+    run.train.optimizer.lr = 0.01;
+    run.train.schedule = ScheduleConfig {
+        unit: Unit::Step,
+        decay: Decay::Linear,
+        final_factor: 0.0,
+        warmup: 5,
+        warmup_kind: Warmup::Linear,
+        ..Default::default()
+    };
+    assert_eq!(run.train.warmup_step_ticks(6, 5, 1), [0, 2, 5]);
+    let r = train(&run, &trainer(&run, vec![Device::flex()], None)).unwrap();
+    assert_eq!(r.steps, 5);
+    let lrs: Vec<f64> = r.history.iter().map(|h| h.lr).collect();
+    for (got, want) in lrs
+        .iter()
+        .zip([0.01 * (1.0 - 5.0 / 12.0), 0.01 * (1.0 - 11.0 / 12.0)])
+    {
+        assert!((got - want).abs() < 1e-12, "last rates {lrs:?}");
+    }
+    // The momentum ramp reads each step's tick: steps 0, 1, 2 sit at ticks 0, 2, 5 of 5.
+    let sgd = zoo_train::optim::WarmupSgd {
+        momentum: 0.937,
+        warmup_momentum: 0.8,
+        warmup_steps: 5,
+        step_ticks: Some(vec![0, 2, 5].into()),
+        nesterov: true,
+        dampening: 0.0,
+        weight_decay: 0.0,
+    };
+    let m: Vec<f64> = (0..4).map(|k| sgd.momentum_at(k)).collect();
+    assert!(
+        (m[0] - 0.8).abs() < 1e-12 && (m[1] - (0.8 + 0.137 * 0.4)).abs() < 1e-12,
+        "{m:?}"
+    );
+    assert_eq!((m[2], m[3]), (0.937, 0.937));
 }
 
 #[test]

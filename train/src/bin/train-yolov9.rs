@@ -76,8 +76,10 @@ struct YoloArgs {
     /// for 500 epochs: a run of 15 epochs or fewer then has no mosaic at all).
     #[arg(long, value_name = "N")]
     close_mosaic: Option<usize>,
-    /// Accumulate gradients up to this nominal batch and scale weight decay to it, as the
-    /// reference does with 64 (at batch 8: one optimizer step per 8 batches). Default: off.
+    /// The nominal batch: gradients are summed over batches up to it (at batch 8 and 64: one
+    /// optimizer step per 8 batches, the count ramped from 1 over the warmup) and weight decay
+    /// is scaled to it, as the reference's `train_dual.py` does. Default 64, the authors';
+    /// 0 turns it off (one step per batch).
     #[arg(long, value_name = "N")]
     nominal_batch: Option<usize>,
     /// Train without augmentation beyond horizontal flips (no mosaic, mixup, affine or HSV); the
@@ -120,7 +122,7 @@ fn main() -> ExitCode {
                 cfg.augment = Some(zoo_datasets::detection::augment::DetectionAugment::default());
             }
             if let Some(n) = a.nominal_batch {
-                cfg.train.nominal_batch = Some(n);
+                cfg.train.nominal_batch = (n > 0).then_some(n);
             }
             if let Some(data) = &a.data {
                 if a.nc.is_none() {
