@@ -123,6 +123,10 @@ pub struct CaptionedShapes {
     pub noise: f32,
     /// Seed of the draw.
     pub seed: u64,
+    /// Keep each training image's first caption (the one `write_image_folder` writes to
+    /// `captions.tsv`) instead of drawing a fresh one at every access: a fixed image-caption
+    /// dataset, as open_clip's CSV training reads one.
+    pub fixed_captions: bool,
 }
 
 impl Default for CaptionedShapes {
@@ -134,6 +138,7 @@ impl Default for CaptionedShapes {
             size: 32,
             noise: 8.0,
             seed: 0,
+            fixed_captions: false,
         }
     }
 }
@@ -211,6 +216,7 @@ impl CaptionedShapes {
             items: (0..n)
                 .map(|i| self.draw(rng_for(self.seed, &[stream, i as u64]), seen_only))
                 .collect(),
+            fresh_captions: !self.fixed_captions,
         })
     }
 
@@ -289,6 +295,8 @@ impl CaptionedShapes {
 #[derive(Debug, Clone)]
 pub struct Captioned {
     items: Vec<CaptionedItem>,
+    /// The training view draws a fresh caption at every access.
+    fresh_captions: bool,
 }
 
 impl Captioned {
@@ -327,10 +335,12 @@ impl Dataset<CaptionedItem> for Captioned {
             .ok_or_else(|| DataError::invalid(format!("index {index} out of {}", self.items.len())))
     }
 
-    /// A fresh caption at every access (the image is fixed).
+    /// A fresh caption at every access (the image is fixed), unless the captions are fixed.
     fn get_train(&self, index: usize, rng: &mut Rng) -> Result<CaptionedItem> {
         let mut item = self.get(index)?;
-        item.caption = item.attributes.caption(rng);
+        if self.fresh_captions {
+            item.caption = item.attributes.caption(rng);
+        }
         Ok(item)
     }
 }
@@ -365,6 +375,29 @@ mod tests {
             assert!(s.train.items().iter().any(|i| i.attributes.shape == sh));
         }
         assert_eq!(s.test.items()[3], cfg.split().unwrap().test.items()[3]);
+    }
+
+    #[test]
+    fn fixed_captions_keep_the_written_caption() {
+        let mut cfg = CaptionedShapes {
+            train: 20,
+            valid: 1,
+            test: 1,
+            ..Default::default()
+        };
+        let fresh = cfg.generate(Split::Train).unwrap();
+        cfg.fixed_captions = true;
+        let fixed = cfg.generate(Split::Train).unwrap();
+        let mut rng = rng_for(1, &[2]);
+        let (mut changed, mut kept) = (0, 0);
+        for i in 0..20 {
+            let first = &fixed.items()[i].caption;
+            assert_eq!(first, &fresh.items()[i].caption);
+            kept += usize::from(&fixed.get_train(i, &mut rng).unwrap().caption == first);
+            changed += usize::from(&fresh.get_train(i, &mut rng).unwrap().caption != first);
+        }
+        assert_eq!(kept, 20);
+        assert!(changed >= 10, "fresh captions changed only {changed} of 20");
     }
 
     #[test]
