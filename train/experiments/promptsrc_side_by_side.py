@@ -206,6 +206,8 @@ def run_reference(a, method, seed):
 
 def run_ours(a, method, seed):
     out = os.path.join(a.out, f"ours-{method}-s{seed}")
+    if os.path.exists(os.path.join(out, "result.json")):
+        return json.load(open(os.path.join(out, "result.json")))
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "train-promptsrc")
     flags = ["--folder", a.data, "--seed", str(seed), "--epochs", str(a.epochs)]
     if method == "IVLP":

@@ -249,7 +249,7 @@ def score_exported(a, path, model):
     state = load_file(path)
     missing, unexpected = net.load_state_dict(state, strict=False)
     # The DFL projection is a fixed arange that the model builds itself; not a weight.
-    missing = [k for k in missing if not k.endswith(("num_batches_tracked", "dfl.conv.weight"))]
+    missing = [k for k in missing if not k.endswith(("num_batches_tracked", "dfl.conv.weight", "dfl2.conv.weight"))]
     if missing or unexpected:
         raise SystemExit(f"{path}: {len(missing)} missing ({missing[:3]}), {len(unexpected)} unexpected")
     return Evaluator(a.data)(net.float())
