@@ -260,8 +260,9 @@ def table(a):
     for d in sorted(glob.glob(os.path.join(a.out, "*-seed*"))):
         side = os.path.basename(d).rsplit("-seed", 1)[0]
         path = os.path.join(d, "curve.json")
-        if os.path.exists(path):
-            runs.setdefault(side, []).append(json.load(open(path)))
+        rows = json.load(open(path)) if os.path.exists(path) else []
+        if len(rows) >= a.epochs:  # finished runs only
+            runs.setdefault(side, []).append(rows[:a.epochs])
     order = [s for s in OURS + REFERENCE if s in runs]
     lines = ["| epoch | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
     epochs = max(len(r) for rs in runs.values() for r in rs)
