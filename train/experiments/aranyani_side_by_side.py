@@ -40,7 +40,7 @@ import sys
 import time
 import types
 
-from common import mean_std as ms, write_table
+from common import binary, mean_std as ms, write_table
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -86,8 +86,7 @@ def main():
     p.add_argument("--aranyani-repo", required=True, help="a checkout of github.com/brcsomnath/Aranyani")
     p.add_argument("--python", default=sys.executable, help="a Python with TensorFlow for the authors' code")
     p.add_argument("--data-path", required=True, help="folder with adult.data")
-    p.add_argument("--bin", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "train-aranyani"))
+    p.add_argument("--bin", default=binary("train-aranyani"))
     p.add_argument("--lambdas", default="0,1,10")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--reference-seeds", help="seeds run with the authors' code (default: --seeds); "

@@ -33,10 +33,8 @@ import subprocess
 import sys
 import time
 
-from common import mean_std, train_run, write_table
+from common import binary, mean_std, train_run, write_table
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
 SHAPES = {"embed_dim": 64, "quick_gelu": True,
           "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 64, "layers": 3, "head_width": 16,
                          "mlp_ratio": 4.0},
@@ -45,7 +43,7 @@ SHAPES = {"embed_dim": 64, "quick_gelu": True,
 
 
 def zero_shot(weights):
-    r = subprocess.run([os.path.join(BIN, "eval-clip"), "--model", "shapes", "--weights", weights, "--json"],
+    r = subprocess.run([binary("eval-clip"), "--model", "shapes", "--weights", weights, "--json"],
                        capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -101,7 +99,7 @@ def run_ours(a, seed):
                "train": {"schedule": {"unit": "step", "decay": "cosine", "warmup": a.warmup, "start_factor": 0.01}}},
               open(config, "w"))
     os.environ["RAYON_NUM_THREADS"] = "1"
-    _, seconds = train_run(os.path.join(BIN, "train-clip"), out,
+    _, seconds = train_run(binary("train-clip"), out,
                            ["--config", config, "--epochs", str(a.epochs), "--seed", str(seed)])
     done = os.path.join(out, "result.json")
     if seconds is None and os.path.exists(done):

@@ -7,6 +7,12 @@ import subprocess
 import time
 
 
+def binary(name):
+    """Path of the release binary `name` in CARGO_TARGET_DIR (the repository's target/ without it)."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    return os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", name)
+
+
 def train_run(binary, out, flags, data=None, extra="", report_only=False):
     """Runs `binary flags --out out` (or `--resume out` after an interruption; its settings are
     then fixed by its run.json) unless `out` already holds a finished run. Returns the final

@@ -44,9 +44,7 @@ import sys
 import time
 import types
 
-from common import mean_std, train_run, write_table
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from common import binary, mean_std, train_run, write_table
 
 
 def install_shims():
@@ -200,8 +198,7 @@ def main():
     p.add_argument("--ponita-repo", required=True, help="a checkout of github.com/ebekkers/ponita")
     p.add_argument("--data", required=True, help="{loc,vel,edges,charges}_{train,valid,test}.npy")
     p.add_argument("--out", required=True)
-    p.add_argument("--binary", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "train-ponita"))
+    p.add_argument("--binary", default=binary("train-ponita"))
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--max-train", type=int, default=1000)

@@ -44,13 +44,12 @@ and std over seeds, and seconds per run.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 import types
 
-from common import mean_std, train_run, write_table
+from common import binary, mean_std, train_run, write_table
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CONFIGS = {"PromptSRC": "configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml",
@@ -208,12 +207,11 @@ def run_ours(a, method, seed):
     out = os.path.join(a.out, f"ours-{method}-s{seed}")
     if os.path.exists(os.path.join(out, "result.json")):
         return json.load(open(os.path.join(out, "result.json")))
-    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "train-promptsrc")
     flags = ["--folder", a.data, "--seed", str(seed), "--epochs", str(a.epochs)]
     if method == "IVLP":
         flags += ["--ivlp", "--no-gpa"]
     os.environ["RAYON_NUM_THREADS"] = "1"
-    final, seconds = train_run(binary, out, flags)
+    final, seconds = train_run(binary("train-promptsrc"), out, flags)
     r = {"base": final["test_base_accuracy"], "novel": final["test_novel_accuracy"], "seconds": seconds}
     json.dump(r, open(os.path.join(out, "result.json"), "w"))
     return r

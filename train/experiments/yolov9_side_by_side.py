@@ -46,9 +46,8 @@ import subprocess
 import sys
 import time
 
-from common import mean_std, write_table
+from common import binary, mean_std, write_table
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REFERENCE = ("ultralytics", "gelan-t", "yolov9-t")
 OURS = ("ours-gelan-t", "ours-yolov9-t")
 
@@ -212,11 +211,10 @@ def run_authors(a, out, dual):
 
 
 def run_ours(a, out, model):
-    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "train-yolov9")
     run_dir = os.path.join(out, "run")
     t = time.time()
     if not os.path.exists(os.path.join(run_dir, "model.bpk")):
-        cmd = [binary, "--model", model, "--data", a.data, "--imgsz", str(a.imgsz), "--batch-size", str(a.batch),
+        cmd = [binary("train-yolov9"), "--model", model, "--data", a.data, "--imgsz", str(a.imgsz), "--batch-size", str(a.batch),
                "--epochs", str(a.epochs), "--seed", str(a.seed), "--close-mosaic", str(a.close_mosaic), "--quiet"]
         cmd += ["--resume", run_dir] if os.path.exists(os.path.join(run_dir, "run.json")) else ["--out", run_dir]
         subprocess.run(cmd, check=True, env=dict(os.environ, RAYON_NUM_THREADS="1"))
@@ -229,8 +227,7 @@ def run_ours(a, out, model):
     # The final EMA weights in the authors' naming, scored by the evaluator above.
     st = os.path.join(out, "final.safetensors")
     if not os.path.exists(st):
-        weights = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "zoo-weights")
-        subprocess.run([weights, "export-yolov9", "--model", model, "--nc", str(a.nc), "--weights",
+        subprocess.run([binary("zoo-weights"), "export-yolov9", "--model", model, "--nc", str(a.nc), "--weights",
                         os.path.join(run_dir, "model.bpk"), "--out", st], check=True)
     rows[-1]["python_map50_95"], rows[-1]["python_map50"] = score_exported(a, st, model)
     json.dump(rows, open(os.path.join(out, "curve.json"), "w"), indent=1)
@@ -239,7 +236,6 @@ def run_ours(a, out, model):
 
 
 def score_exported(a, path, model):
-    import torch
     import yolo9
     from safetensors.torch import load_file
     from yolo9.models.yolo import Model

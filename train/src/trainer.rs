@@ -651,31 +651,30 @@ impl Trainer {
             .map(|o| CheckpointStore::new(o.join(CHECKPOINT_DIR)))
     }
 
-    /// Optimizer steps per epoch for a training set of `n` items.
-    pub fn steps_per_epoch(&self, n: usize) -> usize {
+    /// Batches per epoch for a training set of `n` items (what [`epoch_batches`] yields).
+    fn batches_per_epoch(&self, n: usize) -> usize {
         let c = &self.config;
-        let batches = if c.drop_last {
+        if c.drop_last {
             n / c.batch_size
         } else {
             n.div_ceil(c.batch_size)
-        };
+        }
+    }
+
+    /// Optimizer steps per epoch for a training set of `n` items.
+    pub fn steps_per_epoch(&self, n: usize) -> usize {
         let n_dev = self.devices.len().max(1);
-        batches.div_ceil(c.accumulation(n_dev) * n_dev)
+        self.batches_per_epoch(n)
+            .div_ceil(self.config.accumulation(n_dev) * n_dev)
     }
 
     /// Schedule ticks per epoch for `n` training items: optimizer steps, or with
     /// `nominal_batch` batches per device, as the reference's warmup and rates count them.
     fn ticks_per_epoch(&self, n: usize) -> usize {
-        let c = &self.config;
-        if c.nominal_batch.is_none() {
-            return self.steps_per_epoch(n);
+        match self.config.nominal_batch {
+            None => self.steps_per_epoch(n),
+            Some(_) => self.batches_per_epoch(n).div_ceil(self.devices.len().max(1)),
         }
-        let batches = if c.drop_last {
-            n / c.batch_size
-        } else {
-            n.div_ceil(c.batch_size)
-        };
-        batches.div_ceil(self.devices.len().max(1))
     }
 
     /// Trains `model` (created on any device; it is moved to the main device with autodiff).

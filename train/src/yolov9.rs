@@ -2,8 +2,8 @@
 //! yolov9-*), their augmentation (mosaic, random affine, mixup, HSV, flips, close-mosaic), SGD
 //! with Nesterov momentum and no weight decay on biases and batch-norm parameters, their warmup
 //! (bias rate 0.1 -> lr0, momentum 0.8 -> 0.937) then linear decay to 1 %, gradient-norm
-//! clipping at 10, the nominal batch of 64 (accumulation ramped over the warmup), EMA of the weights (0.9999, ramp 2000),
-//! COCO mAP of the EMA model on the validation split each epoch.
+//! clipping at 10, the nominal batch of 64 (accumulation ramped over the warmup), EMA of the
+//! weights (0.9999, ramp 2000), COCO mAP of the EMA model on the validation split each epoch.
 
 use crate::cli::RunConfig;
 use crate::ema::EmaConfig;

@@ -18,10 +18,10 @@ use zoo_train::clip::{ClipRun, train};
 /// temperature, on the generated captioned-shapes set: 32x32 images of one object (6 colours, 5
 /// shapes, 2 sizes, 4 positions, 2 textures) with captions drawn from varied templates, a fresh
 /// caption per image at every epoch (`"data": {"fixed_captions": true}` in --config keeps each
-/// image's first caption, the one `eval-clip shapes-write` writes). Five colour-shape pairs (red circle, green square, blue
-/// triangle, yellow cross, purple ring) never appear in training; at every validation the
-/// zero-shot accuracy over the 30 colour-shape classes is logged separately for seen and
-/// held-apart pairs. Default architecture: `shapes` (the committed weights/clip_shapes model);
+/// image's first caption, the one `eval-clip shapes-write` writes). Five colour-shape pairs (red
+/// circle, green square, blue triangle, yellow cross, purple ring) never appear in training; at
+/// every validation the zero-shot accuracy over the 30 colour-shape classes is logged separately
+/// for seen and held-apart pairs. Default architecture: `shapes` (the committed weights/clip_shapes model);
 /// default recipe: AdamW 1e-3, weight decay 0.1, 200 warmup steps then cosine, batch 256, 30 epochs.
 #[derive(Parser, Debug)]
 #[command(version)]
